@@ -1,0 +1,137 @@
+"""Performance audit: accuracy, F1, per-class scores, confusion matrix and calibration, with CIs.
+
+Point metrics use scikit-learn rather than `evaluate` modules: `evaluate.load("accuracy")`
+fetches its script from the Hub and fails offline, and the bootstrap needs the raw confusion
+counts anyway (see auditkit.metrics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from auditkit import metrics as M
+from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.results import AuditResult, Metric, Table
+
+
+class PerformanceConfig(AuditConfig):
+    bootstrap: int = Field(default=1000, ge=100, description="bootstrap resamples for CIs")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    ece_bins: int = Field(default=15, ge=2, le=100)
+
+
+class PerformanceAudit(Audit):
+    name = "performance"
+    description = "accuracy, macro/weighted F1, per-class scores, confusion matrix, calibration"
+    tags = ("performance",)
+    Config = PerformanceConfig
+
+    def run(self, ctx: AuditContext) -> AuditResult:
+        cfg: PerformanceConfig = self.config  # type: ignore[assignment]
+        test = ctx.data.test
+        texts, y = test["text"], np.asarray(test["label"], dtype=np.int64)
+        labels = ctx.data.label_names
+        probs = ctx.model.predict_proba(texts)
+        result = evaluate_predictions(probs, y, labels, cfg, seed=ctx.seed)
+        result.artifacts["predictions"] = write_predictions(ctx, texts, y, probs)
+        return result
+
+
+def evaluate_predictions(
+    probs: np.ndarray, y: np.ndarray, labels: list[str], cfg: PerformanceConfig, *, seed: int
+) -> AuditResult:
+    """All performance metrics from probabilities and gold labels (no model needed)."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    k, n = len(labels), len(y)
+    pred = probs.argmax(axis=1)
+    cm = M.confusion_counts(y, pred, k)
+    ids = list(range(k))
+    acc = accuracy_score(y, pred)
+    macro = f1_score(y, pred, labels=ids, average="macro", zero_division=0)
+    weighted = f1_score(y, pred, labels=ids, average="weighted", zero_division=0)
+    prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=ids, zero_division=0)
+
+    def batched(key: str):
+        return lambda idx: M.f1_from_confusion(M.confusion_counts(y, pred, k, idx))[key]
+
+    boot = {"n_resamples": cfg.bootstrap, "seed": seed, "confidence": cfg.confidence}
+    ci = {key: M.bootstrap(batched(key), n, **boot)[:2] for key in ("accuracy", "macro_f1")}
+    ci["weighted_f1"] = M.bootstrap(batched("weighted_f1"), n, **boot)[:2]
+    ci["ece"] = M.bootstrap(
+        lambda idx: M.expected_calibration_error(probs, y, cfg.ece_bins, idx), n, **boot
+    )[:2]
+    ece = M.expected_calibration_error(probs, y, cfg.ece_bins)
+    majority = float(np.bincount(y, minlength=k).max() / n)
+
+    def metric(value, key=None, hib=None, unit=None, desc=None):
+        low, high = ci.get(key, (None, None)) if key else (None, None)
+        return Metric(
+            value=value, ci_low=low, ci_high=high, higher_is_better=hib, unit=unit, description=desc
+        )
+
+    result = AuditResult(name="performance", config=cfg.model_dump())
+    result.metrics = {
+        "accuracy": metric(acc, "accuracy", True),
+        "macro_f1": metric(macro, "macro_f1", True),
+        "weighted_f1": metric(weighted, "weighted_f1", True),
+        "ece": metric(ece, "ece", False, desc=f"top-label ECE, {cfg.ece_bins} equal-width bins"),
+        "brier": metric(M.brier_score(probs, y), hib=False, desc="multiclass Brier score"),
+        "nll": metric(M.negative_log_likelihood(probs, y), hib=False, unit="nats"),
+        "majority_baseline_accuracy": metric(
+            majority, desc="accuracy of always predicting the most frequent test class"
+        ),
+        "n_examples": metric(n, unit="examples"),
+    }
+    result.tables["per_class"] = Table(
+        columns=["label", "precision", "recall", "f1", "support"],
+        rows=[
+            [labels[i], float(prec[i]), float(rec[i]), float(f1[i]), int(support[i])]
+            for i in range(k)
+        ],
+    )
+    result.tables["confusion_matrix"] = Table(
+        columns=["gold", *labels],
+        rows=[[labels[i], *map(int, cm[i])] for i in range(k)],
+        description="rows are gold labels, columns are predicted labels",
+    )
+    result.tables["reliability"] = Table(
+        columns=["bin_low", "bin_high", "count", "confidence", "accuracy"],
+        rows=M.reliability_table(probs, y, cfg.ece_bins),
+    )
+    low = ci["accuracy"][0]
+    if low is not None and low <= majority:
+        result.warnings.append(
+            f"accuracy's {cfg.confidence:.0%} CI [{low:.3f}, {ci['accuracy'][1]:.3f}] does not "
+            f"clear the majority-class baseline ({majority:.3f})"
+        )
+    missing = [labels[i] for i in range(k) if cm[:, i].sum() == 0]
+    if missing:
+        result.warnings.append(f"the model never predicts {missing}")
+    return result
+
+
+def write_predictions(ctx: AuditContext, texts, y: np.ndarray, probs: np.ndarray) -> str:
+    """Per-example predictions, the artifact the gate's paired tests and the dashboard read."""
+    import pandas as pd
+
+    labels = ctx.data.label_names
+    pred = probs.argmax(axis=1)
+    frame = pd.DataFrame(
+        {
+            "idx": np.arange(len(y)),
+            "text": list(texts),
+            "label": y,
+            "label_name": [labels[i] for i in y],
+            "pred": pred,
+            "pred_name": [labels[i] for i in pred],
+            "correct": pred == y,
+            "confidence": probs.max(axis=1),
+        }
+    )
+    for i, name in enumerate(labels):
+        frame[f"p_{name}"] = probs[:, i]
+    file_name = "predictions.parquet"
+    frame.to_parquet(ctx.artifact_path(file_name), index=False)
+    return file_name

@@ -1,0 +1,204 @@
+"""The `auditkit` command: a thin layer that parses arguments and calls the API.
+
+Exit codes: 0 success; 1 a run finished but an audit failed; 2 bad input (suite, data, model,
+usage), with a message that says what and where and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from auditkit.errors import AuditkitError
+
+app = typer.Typer(
+    name="auditkit",
+    help="Fine-tune and audit transformer text classifiers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+log = logging.getLogger("auditkit")
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("auditkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@app.command()
+def run(
+    suite: Annotated[Path, typer.Argument(help="suite YAML, e.g. suites/finance_sentiment.yaml")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="results root (default: reports/)")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda or mps (default: the suite's, auto)")
+    ] = None,
+    retrain: Annotated[bool, typer.Option("--retrain", help="ignore the fine-tune cache")] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="run only this audit (repeatable)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="override the suite's seed")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Fine-tune (or reuse the cached fine-tune) and run the suite's audits."""
+    _setup_logging(verbose)
+    if device not in (None, "cpu", "cuda", "mps", "auto"):
+        raise AuditkitError(f"--device {device!r}: expected cpu, cuda, mps or auto")
+    from auditkit.progress import Progress
+    from auditkit.runner import run_suite
+    from auditkit.suite import load_suite
+
+    loaded = load_suite(suite)
+    results, run_dir = run_suite(
+        loaded,
+        out_dir=out,
+        device=device,
+        retrain=retrain,
+        only=only,
+        seed=seed,
+        progress=Progress(False if no_progress else None),
+        command=shlex.join(["auditkit", *sys.argv[1:]]),
+    )
+    _print_summary(results, run_dir)
+    if results.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    suite: Annotated[Path, typer.Argument(help="suite YAML to check")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Check a suite without running it: keys, types, files, audits, labels against the data."""
+    _setup_logging(verbose)
+    from auditkit.data import load_data
+    from auditkit.models import resolve_model
+    from auditkit.suite import load_suite
+
+    loaded = load_suite(suite)
+    configs = loaded.audit_configs()
+    bundle = load_data(loaded)
+    source = resolve_model(loaded.model.id, loaded.model.revision, loaded.base_dir)
+    sizes = ", ".join(f"{k} {v}" for k, v in bundle.report.split_sizes.items())
+    typer.echo(f"{suite}: OK")
+    typer.echo(f"  data:   {bundle.report.source} {bundle.report.origin}: {sizes}")
+    typer.echo(f"          labels {bundle.label_names}; dropped {bundle.report.dropped or 'none'}")
+    for warning in bundle.report.warnings:
+        typer.echo(f"          warning: {warning}")
+    typer.echo(f"  model:  {loaded.model.id} ({source.kind}: {source.location})")
+    typer.echo(f"  audits: {', '.join(configs)}")
+
+
+@app.command("ls")
+def list_audits() -> None:
+    """List the registered audits."""
+    from auditkit.registry import AUDITS
+
+    for name in AUDITS:
+        cls = AUDITS.get(name)
+        tags = f" [{', '.join(cls.tags)}]" if cls.tags else ""
+        typer.echo(f"{name:<14}{cls.description}{tags}")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", help="write to a file")] = None,
+) -> None:
+    """Print the JSON Schema of results.json."""
+    from auditkit.results import json_schema
+
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if out:
+        out.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _fmt(metric) -> str:
+    if metric.value is None:
+        return "n/a"
+    text = f"{metric.value:.4f}"
+    if metric.ci_low is not None and metric.ci_high is not None:
+        text += f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"
+    return text
+
+
+def _print_summary(results, run_dir: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    if results.training is not None:
+        t = results.training
+        how = "cached" if t.cache_hit else f"{t.train_time_s:.0f} s"
+        console.print(
+            f"fine-tune: {how}, {t.epochs:g} epochs, {t.train_samples_per_s:.1f} samples/s, "
+            f"best {t.best_metric} {'-' if t.best_value is None else f'{t.best_value:.4f}'}"
+            f" at epoch {t.best_epoch}"
+        )
+    table = Table(title=f"{results.suite_name} · {results.run_id}")
+    table.add_column("audit")
+    table.add_column("status")
+    table.add_column("metric")
+    table.add_column("value [95% CI]", justify="right")
+    for name, audit in results.audits.items():
+        if audit.status != "ok":
+            message = audit.error.message if audit.error else ""
+            table.add_row(
+                name, "[red]failed[/red]", audit.error.type if audit.error else "", message[:60]
+            )
+            continue
+        shown = [(k, m) for k, m in audit.metrics.items() if m.higher_is_better is not None][:6]
+        for i, (key, metric) in enumerate(shown):
+            table.add_row(name if i == 0 else "", "ok" if i == 0 else "", key, _fmt(metric))
+        for warning in audit.warnings:
+            table.add_row("", "", "[yellow]warning[/yellow]", warning[:80])
+    console.print(table)
+    console.print(f"results: {run_dir / 'results.json'}")
+
+
+def main() -> None:
+    """Console entry point: user errors print cleanly and exit 2."""
+    try:
+        app(standalone_mode=False)
+    except AuditkitError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            typer.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; finished stages are in results.json", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

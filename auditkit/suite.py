@@ -1,0 +1,351 @@
+"""The suite: one YAML file that names a model, a dataset, a fine-tuning recipe and the audits.
+
+Loading is strict on purpose (lm-eval #635 and #4077 are what lenient loading costs): an unknown
+key, a duplicate key, a wrong type or a missing file is an error that names the file, the key
+path, the line, the value found and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from auditkit.errors import SuiteError, UnknownNameError
+from auditkit.registry import AUDITS, did_you_mean
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SampleSpec(StrictModel):
+    """Stratified subsample after splitting, for quick runs and tests."""
+
+    train: int | None = Field(default=None, gt=0)
+    test: int | None = Field(default=None, gt=0)
+
+
+class DataSpec(StrictModel):
+    source: Literal["csv", "jsonl", "parquet", "hf", "phrasebank"]
+    path: str | None = Field(default=None, description="train file (or the only file)")
+    test_path: str | None = None
+    validation_path: str | None = None
+    id: str | None = Field(default=None, description="Hub dataset id or local folder (source: hf)")
+    config: str | None = None
+    split: str = "train"
+    test_split: str | None = None
+    validation_split: str | None = None
+    revision: str | None = None
+    encoding: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    labels: list[str] | None = Field(default=None, min_length=2)
+    label_map: dict[str, str] = Field(default_factory=dict)
+    metadata_columns: list[str] = Field(default_factory=list)
+    test_size: float = Field(default=0.2, gt=0, lt=1)
+    validation_size: float = Field(default=0.1, ge=0, lt=1)
+    on_bad_rows: Literal["error", "drop"] = "drop"
+    duplicates: Literal["keep", "drop"] = "drop"
+    sample: SampleSpec | None = None
+    fallback: DataSpec | None = Field(
+        default=None, description="used when `path` cannot be resolved (e.g. env var unset)"
+    )
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        # YAML reads `0: negative` with an int key; raw labels are compared as text.
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> DataSpec:
+        if self.source == "hf" and not self.id:
+            raise ValueError("source 'hf' needs `id` (a Hub dataset id or a local folder)")
+        if self.source != "hf" and not self.path:
+            raise ValueError(f"source {self.source!r} needs `path`")
+        if self.source == "phrasebank" and (self.test_path or self.validation_path):
+            raise ValueError("source 'phrasebank' reads one file; the split is made by auditkit")
+        if len(set(self.labels or [])) != len(self.labels or []):
+            raise ValueError("`labels` has duplicates")
+        return self
+
+
+class ModelSpec(StrictModel):
+    id: str = DEFAULT_MODEL
+    revision: str | None = None
+    max_length: int = Field(default=128, gt=0, le=8192)
+    batch_size: int = Field(default=64, gt=0, description="inference batch size")
+
+
+class TrainingSpec(StrictModel):
+    enabled: bool = True
+    epochs: float = Field(default=3, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
+    weight_decay: float = Field(default=0.01, ge=0)
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "linear"
+    group_by_length: bool = True
+    gradient_accumulation_steps: int = Field(default=1, gt=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    metric_for_best: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
+    early_stopping_patience: int | None = Field(default=None, gt=0)
+
+
+class Suite(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    data: DataSpec
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    audits: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"performance": None})
+    output_dir: str = "reports"
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder that relative paths in the suite are resolved against (the suite's own)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def with_base_dir(self, base_dir: Path, source: Path | None = None) -> Suite:
+        self._base_dir = Path(base_dir)
+        self._source = source
+        return self
+
+    def audit_configs(self) -> dict[str, Any]:
+        """Validate each audit's config against its registered class (raises SuiteError)."""
+        return _validate_audits(self, self._source)
+
+    def suite_hash(self) -> str:
+        """sha256 of the suite as resolved, so a result can be traced to its exact config."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def resolve_path(self, value: str) -> Path | None:
+        """Expand ${VAR} and ~, resolve against the suite's folder; None if a variable is unset."""
+        expanded = os.path.expanduser(os.path.expandvars(value))
+        if re.search(r"\$\{?[A-Za-z_]", expanded):
+            return None
+        path = Path(expanded)
+        return path if path.is_absolute() else (self._base_dir / path)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_suite(path: str | os.PathLike[str]) -> Suite:
+    """Read and validate a suite file; every problem is a SuiteError naming file, key and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise SuiteError(
+            f"{path}: suite file not found",
+            hint="pass the path of a suite YAML, e.g. suites/finance_sentiment.yaml",
+        )
+    text = path.read_text(encoding="utf-8")
+    lines = _line_map(path, text)
+    raw = yaml.safe_load(text)
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: expected a mapping of keys at the top level, got {_kind(raw)}")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        raise SuiteError(_format_errors(path, exc, lines, Suite, ())) from None
+    suite.with_base_dir(path.parent.resolve(), path)
+    _validate_audits(suite, path, lines)
+    _check_paths(suite, path, lines)
+    return suite
+
+
+def _validate_audits(suite: Suite, path: Path | None, lines: dict | None = None) -> dict[str, Any]:
+    configs: dict[str, Any] = {}
+    where = f"{path}: " if path else ""
+    if not suite.audits:
+        raise SuiteError(f"{where}audits: no audits listed", hint="add at least `performance:`")
+    for name, cfg in suite.audits.items():
+        loc = ("audits", name)
+        try:
+            cls = AUDITS.get(name)
+        except UnknownNameError as exc:
+            raise SuiteError(
+                f"{where}{_loc_str(loc)}{_line_suffix(lines or {}, loc)}: {exc.message}",
+                hint=exc.hint,
+            ) from None
+        try:
+            configs[name] = cls.Config.model_validate(cfg or {})
+        except ValidationError as exc:
+            raise SuiteError(_format_errors(path, exc, lines or {}, cls.Config, loc)) from None
+    return configs
+
+
+def _check_paths(suite: Suite, path: Path, lines: dict) -> None:
+    spec, loc = suite.data, ("data",)
+    while spec is not None:
+        missing = []
+        for key in ("path", "test_path", "validation_path"):
+            value = getattr(spec, key)
+            if value is None:
+                continue
+            resolved = suite.resolve_path(value)
+            if resolved is None or not resolved.exists():
+                missing.append((key, value, resolved))
+        if spec.source == "hf" and spec.id and spec.id.startswith((".", "/", "~")):
+            resolved = suite.resolve_path(spec.id)
+            if resolved is None or not resolved.exists():
+                missing.append(("id", spec.id, resolved))
+        if not missing:
+            return
+        if spec.fallback is None:
+            key, value, resolved = missing[0]
+            why = (
+                "an environment variable in it is not set"
+                if resolved is None
+                else f"no such file: {resolved}"
+            )
+            raise SuiteError(
+                f"{path}: {_loc_str((*loc, key))}{_line_suffix(lines, (*loc, key))}: "
+                f"{value!r}: {why}",
+                hint="relative paths are resolved against the suite's folder; "
+                "set the variable or add a `fallback:` data source",
+            )
+        spec, loc = spec.fallback, (*loc, "fallback")
+
+
+# --------------------------------------------------------------------------- YAML helpers
+
+
+def _line_map(path: Path, text: str) -> dict[tuple, int]:
+    """Key path -> 1-based line, and a loud error on duplicate keys (PyYAML keeps the last)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError(f"{path}{where}: not valid YAML: {problem}") from None
+    lines: dict[tuple, int] = {}
+
+    def walk(node: yaml.Node, loc: tuple) -> None:
+        lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    raise SuiteError(
+                        f"{path}: {_loc_str((*loc, key))}: duplicate key {key!r} "
+                        f"(lines {seen[key]} and {key_node.start_mark.line + 1})",
+                        hint="YAML would silently keep only the last one; remove one of them",
+                    )
+                seen[key] = key_node.start_mark.line + 1
+                lines[(*loc, key)] = seen[key]  # errors point at the key, not its value
+                walk(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, (*loc, i))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _loc_str(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _line_suffix(lines: dict, loc: tuple) -> str:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return f" (line {lines[loc[:end]]})"
+    return ""
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _format_errors(
+    path: Path | None, exc: ValidationError, lines: dict, root: type[BaseModel], prefix: tuple
+) -> str:
+    where = f"{path}: " if path else ""
+    msgs = []
+    for err in exc.errors():
+        loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
+        inner = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        head = f"{where}{_loc_str(loc)}{_line_suffix(lines, loc)}"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(root, inner[:-1])
+            key = str(inner[-1])
+            hint = did_you_mean(key, allowed)
+            expected = f" Expected one of: {', '.join(allowed)}." if allowed else ""
+            msgs.append(f"{head}: unknown key {key!r}.{hint}{expected}")
+        elif err["type"] == "missing":
+            msgs.append(f"{head}: required key is missing")
+        else:
+            value = err.get("input")
+            shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
+            msgs.append(f"{head}: {err['msg']} (got {shown})")
+    return "invalid suite:\n  " + "\n  ".join(msgs)
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds e.g. 'DataSpec' or 'dict[str,any]' to the loc of union members.
+    names = {cls.__name__ for cls in StrictModel.__subclasses__()}
+    return isinstance(part, str) and ("[" in part or part in names)
+
+
+def _allowed_keys(root: type[BaseModel], loc: tuple) -> list[str]:
+    cls: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        cls = _model_in(field.annotation)
+        if cls is None:
+            return []
+    return sorted(getattr(cls, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,110 @@
+"""The CLI end to end on a tiny model: results on disk, failures recorded, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from auditkit.audits.base import Audit
+from auditkit.registry import AUDITS
+from auditkit.results import load_results
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "auditkit", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_run_writes_results_predictions_and_latest(toy_suite, tmp_path):
+    suite = toy_suite()
+    done = cli("run", str(suite), "--out", str(tmp_path / "out"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path / "out" / "toy" / "latest"
+    results = load_results(run_dir)
+    assert results.status == "ok"
+    acc = results.metric("performance.accuracy")
+    assert acc.value >= 0.85 and acc.ci_low <= acc.value <= acc.ci_high
+    assert results.training is not None and results.manifest.model.fine_tuned
+    assert [s.name for s in results.stages] == ["data", "model", "train", "audit:performance"]
+    assert results.manifest.dataset_fingerprint and results.manifest.packages["torch"]
+    preds = pd.read_parquet(run_dir / results.audits["performance"].artifacts["predictions"])
+    assert len(preds) == results.data.split_sizes["test"]
+    assert preds["correct"].mean() == pytest.approx(acc.value)
+    assert "results:" in done.stdout and "accuracy" in done.stdout
+    assert "training: cache hit" not in done.stderr
+
+    again = cli("run", str(suite), "--out", str(tmp_path / "out"), "--no-progress")
+    assert again.returncode == 0 and "training: cache hit" in again.stderr
+
+
+def test_bad_suite_exits_2_with_a_clear_message(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: x\ndata:\n  source: csv\n  path: nope.csv\n")
+    done = cli("run", str(tmp_path / "bad.yaml"))
+    assert done.returncode == 2
+    assert "data.path (line 4)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_validate_reports_data_and_model(toy_suite):
+    done = cli("validate", str(toy_suite()))
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout and "train" in done.stdout and "local" in done.stdout
+
+
+def test_ls_lists_audits():
+    done = cli("ls")
+    assert done.returncode == 0 and done.stdout.startswith("performance")
+
+
+def test_only_unknown_audit_is_an_error(toy_suite):
+    done = cli("run", str(toy_suite()), "--only", "robustnes")
+    assert done.returncode == 2 and "unknown audit" in done.stderr
+
+
+class ExplodingAudit(Audit):
+    """A real audit whose computation fails, to check that other results survive."""
+
+    name = "exploding"
+    description = "raises"
+
+    def run(self, ctx):
+        raise RuntimeError("boom: the audit broke")
+
+
+def test_failed_audit_is_recorded_and_others_kept(toy_suite, tmp_path, monkeypatch):
+    from auditkit.runner import run_suite
+    from auditkit.suite import load_suite
+
+    monkeypatch.setitem(AUDITS._entries, "exploding", ExplodingAudit)
+    suite = load_suite(toy_suite(audits="  exploding: {}\n  performance:\n    bootstrap: 200\n"))
+    results, run_dir = run_suite(suite, out_dir=tmp_path)
+    assert results.status == "failed"
+    assert results.audits["exploding"].status == "failed"
+    assert "boom" in results.audits["exploding"].error.message
+    assert results.audits["performance"].status == "ok"
+    on_disk = json.loads((run_dir / "results.json").read_text())
+    assert on_disk["audits"]["performance"]["metrics"]["accuracy"]["value"] > 0.5
+    assert on_disk["audits"]["exploding"]["error"]["type"] == "RuntimeError"
+
+
+def test_failure_before_audits_still_writes_results(toy_suite, tmp_path):
+    from auditkit.errors import DataError
+    from auditkit.runner import run_suite
+    from auditkit.suite import load_suite
+
+    suite = load_suite(toy_suite())
+    (suite.base_dir / "toy.csv").write_text("text,label\nonly one,negative\n")
+    with pytest.raises(DataError):
+        run_suite(suite, out_dir=tmp_path)
+    results = load_results(tmp_path / "toy" / "latest")
+    assert results.status == "failed" and results.error.type == "DataError"
+    assert [s.name for s in results.stages] == ["data"]
