@@ -95,6 +95,13 @@ def load_data(suite: Suite) -> DatasetBundle:
             if n is not None and n < len(cleaned[split]):
                 cleaned[split] = _stratified_take(cleaned[split], n, suite.seed, report, split)
 
+    for split, frame in cleaned.items():
+        if len(frame) == 0:
+            raise DataError(
+                f"data: the {split} split has no usable rows after cleaning "
+                f"(dropped: {report.dropped or 'none'})",
+                hint="check the file, the column names and `data.labels`",
+            )
     _check_label_coverage(cleaned, label_names, spec, report)
     for split, frame in cleaned.items():
         report.split_sizes[split] = len(frame)
@@ -316,7 +323,8 @@ def _clean(
         parts = []
         for reason, rows in bad.items():
             sample = ", ".join(
-                f"row {r + 2}" + (f" (label {raw[r]!r})" if reason == "unknown_label" else "")
+                _where(spec.source, r)
+                + (f" (label {raw[r]!r})" if reason == "unknown_label" else "")
                 for r in rows[:3]
             )
             parts.append(f"{len(rows)} {reason.replace('_', ' ')} ({sample})")
@@ -345,6 +353,15 @@ def _clean(
     for column in spec.metadata_columns:
         out[column] = frame[column].iloc[keep].to_numpy()
     return out
+
+
+def _where(source: str, row: int) -> str:
+    """Where a 0-based data row is, in the terms of its file (csv has a header line)."""
+    if source == "csv":
+        return f"line {row + 2}"
+    if source == "jsonl":
+        return f"line {row + 1}"
+    return f"row {row}"
 
 
 def _normalize_text(value: Any) -> str:
@@ -386,11 +403,12 @@ def _dedupe(frames: dict[str, pd.DataFrame], spec: DataSpec, report: DataReport)
     return out
 
 
-def _split(frame: pd.DataFrame, size: float, seed: int, report: DataReport, what: str):
+def _split(frame: pd.DataFrame, size: float | int, seed: int, report: DataReport, what: str):
+    """Seeded split, stratified by label where every class has at least two rows."""
     from sklearn.model_selection import train_test_split
 
     counts = frame["label"].value_counts()
-    n_hold = math.ceil(len(frame) * size)
+    n_hold = size if isinstance(size, int) else math.ceil(len(frame) * size)
     stratify = frame["label"] if counts.min() >= 2 and n_hold >= len(counts) else None
     if stratify is None:
         report.warn(f"data: a class is too small to stratify the {what} split; split at random")
@@ -415,7 +433,7 @@ def _make_splits(frames: dict, spec: DataSpec, seed: int, report: DataReport) ->
 
 
 def _stratified_take(frame: pd.DataFrame, n: int, seed: int, report: DataReport, split: str):
-    _, taken = _split(frame, n / len(frame), seed, report, f"{split} sample")
+    _, taken = _split(frame, n, seed, report, f"{split} sample")
     report.warn(f"data: {split} subsampled to {len(taken)} of {len(frame)} rows (data.sample)")
     return taken
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from auditkit.errors import AuditkitError, ModelNotFoundError
+from auditkit.progress import enabled_by_env
 
 if TYPE_CHECKING:
     import torch
@@ -169,8 +170,13 @@ class ModelHandle:
         )
         return enc["input_ids"]
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities, shape (n, k), in the order of `texts`."""
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int | None = None, *, desc: str | None = None
+    ) -> np.ndarray:
+        """Class probabilities, shape (n, k), in the order of `texts`.
+
+        With `desc`, a progress bar is shown (unless AUDITKIT_NO_PROGRESS is set).
+        """
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.num_labels), dtype=np.float32)
@@ -178,6 +184,11 @@ class ModelHandle:
         order = np.argsort([len(x) for x in ids], kind="stable")
         out = np.empty((len(texts), self.num_labels), dtype=np.float32)
         size = batch_size or self.batch_size
+        bar = None
+        if desc is not None and enabled_by_env():
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc=desc, leave=False, dynamic_ncols=True)
         start = 0
         while start < len(order):
             chunk = order[start : start + size]
@@ -197,6 +208,10 @@ class ModelHandle:
                 _empty_cache(self.device)
                 continue
             start += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
         return out
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:

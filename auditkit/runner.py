@@ -80,6 +80,11 @@ def git_commit(folder: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def is_main_process() -> bool:
+    """False on the non-zero ranks of a torchrun / accelerate launch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
 
@@ -120,9 +125,7 @@ def run_suite(
         suite = suite.model_copy(update={"seed": seed})
     progress = progress or Progress()
     configs = select_audits(suite, only)  # fail on config errors before any work
-    root = Path(out_dir) if out_dir else suite.base_dir.parent / suite.output_dir
-    if out_dir is None and not (suite.base_dir.parent / suite.output_dir).exists():
-        root = Path.cwd() / suite.output_dir
+    root = Path(out_dir) if out_dir else Path(suite.output_dir)  # relative to the cwd
     run_id = new_run_id()
     run_dir = root / suite.name / run_id
 
@@ -158,6 +161,12 @@ def run_suite(
     )
     log.info("run %s -> %s", run_id, run_dir)
 
+    writer = is_main_process()  # under torchrun, rank 0 alone writes results
+
+    def save() -> None:
+        if writer:
+            save_results(results, run_dir)
+
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -167,7 +176,7 @@ def run_suite(
             results.stages.append(
                 Stage(name=name, wall_time_s=round(time.perf_counter() - start, 3))
             )
-            save_results(results, run_dir)
+            save()
 
     try:
         with stage("data"):
@@ -195,7 +204,7 @@ def run_suite(
 
         if suite.training.enabled:
             with stage("train"):
-                from auditkit.training import fine_tune, is_main_process
+                from auditkit.training import fine_tune
 
                 outcome = fine_tune(
                     handle,
@@ -209,9 +218,9 @@ def run_suite(
                 results.training = outcome.summary
                 results.manifest.model.fine_tuned = True
                 results.manifest.model.cache_key = outcome.summary.cache_key
-            if not is_main_process():  # under torchrun, rank 0 alone audits and writes
+            if not writer:  # under torchrun, rank 0 alone audits and writes
                 return results, run_dir
-        elif not suite.training.enabled:
+        else:
             log.info("training: disabled in the suite; auditing the model as loaded")
 
         from auditkit.audits.base import AuditContext
@@ -237,14 +246,16 @@ def run_suite(
             traceback=None if isinstance(exc, AuditkitError) else traceback.format_exc(),
         )
         results.manifest.finished_at = now_iso()
-        save_results(results, run_dir)
-        _point_latest(run_dir)
+        save()
+        if writer:
+            _point_latest(run_dir)
         raise
     failed = [n for n, r in results.audits.items() if r.status == "failed"]
     results.status = "failed" if failed else "ok"
     results.manifest.finished_at = now_iso()
-    save_results(results, run_dir)
-    _point_latest(run_dir)
+    save()
+    if writer:
+        _point_latest(run_dir)
     return results, run_dir
 
 

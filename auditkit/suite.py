@@ -123,7 +123,7 @@ class Suite(StrictModel):
     data: DataSpec
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     audits: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"performance": None})
-    output_dir: str = "reports"
+    output_dir: str = Field(default="reports", description="results root, relative to the cwd")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

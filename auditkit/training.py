@@ -68,10 +68,6 @@ class TrainingOutcome:
     model_dir: Path
 
 
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def fine_tune(
     handle: ModelHandle,
     bundle: DatasetBundle,
@@ -97,7 +93,7 @@ def fine_tune(
             hint="set data.validation_size > 0 or give data.validation_path",
         )
     summary, trained = _train(handle, bundle, spec, seed=seed, key=key, progress=progress)
-    if is_main_process():
+    if int(os.environ.get("RANK", "0")) == 0:  # one writer under torchrun
         tmp = Path(tempfile.mkdtemp(dir=_ensure(target.parent), prefix=f".{key}-"))
         trained.save_pretrained(tmp, safe_serialization=True)
         handle.tokenizer.save_pretrained(tmp)
@@ -187,6 +183,10 @@ def _train(
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     transformers.set_seed(seed)
+    if not progress:
+        import datasets
+
+        datasets.disable_progress_bars()
     tokenizer = handle.tokenizer
     device_type = handle.device.type
     precision = pick_precision(spec, device_type)

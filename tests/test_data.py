@@ -150,7 +150,7 @@ def test_bad_rows_error_or_drop_and_count(tmp_path, bad_row, reason):
         load_data(
             suite_for(tmp_path, f"  source: csv\n  path: d.csv\n{labels}\n  on_bad_rows: error")
         )
-    assert reason.replace("_", " ") in str(info.value) and "row 32" in str(info.value)
+    assert reason.replace("_", " ") in str(info.value) and "line 32" in str(info.value)
     bundle = load_data(
         suite_for(tmp_path, f"  source: csv\n  path: d.csv\n{labels}\n  on_bad_rows: drop")
     )
@@ -197,3 +197,15 @@ def test_sample_takes_stratified_subsets(tmp_path):
     bundle = load_data(suite_for(tmp_path, spec))
     assert len(bundle.train) == 90 and len(bundle.test) == 30
     assert sorted(pd.Series(bundle.test["label"]).value_counts().tolist()) == [10, 10, 10]
+
+
+def test_split_left_empty_by_cleaning_is_an_error(tmp_path):
+    write_csv(tmp_path / "d.csv", toy_rows(30))
+    write_csv(tmp_path / "t.csv", [("", "positive"), ("text", "bullish")])
+    spec = (
+        "  source: csv\n  path: d.csv\n  test_path: t.csv\n"
+        "  labels: [negative, positive, neutral]\n  on_bad_rows: drop"
+    )
+    with pytest.raises(DataError, match="test split has no usable rows") as info:
+        load_data(suite_for(tmp_path, spec))
+    assert "empty_text" in str(info.value) and "unknown_label" in str(info.value)

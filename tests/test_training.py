@@ -68,6 +68,30 @@ def test_length_grouping_halves_padding_on_skewed_lengths():
     assert grouped >= sum(lengths)
 
 
+def test_early_stopping_stops_when_validation_stops_improving(toy_suite, tmp_path):
+    suite, bundle, handle = setup(toy_suite("  early_stopping_patience: 2"))
+    suite = suite.model_copy(update={"training": suite.training.model_copy(update={"epochs": 40})})
+    outcome = fine_tune(handle, bundle, suite.training, seed=0, cache_dir=tmp_path, progress=False)
+    rows = outcome.summary.eval_curve.rows
+    assert 3 <= len(rows) < 40
+    f1 = [row[3] for row in rows]
+    best = f1.index(max(f1))  # ties are not gains, so the first maximum is the best
+    assert len(rows) - 1 - best == 2  # stopped after exactly `patience` epochs without a gain
+    assert outcome.summary.best_epoch == rows[best][0]
+
+
+def test_early_stopping_without_validation_is_a_clear_error(toy_suite, tmp_path):
+    from auditkit.errors import AuditkitError
+
+    path = toy_suite("  early_stopping_patience: 2")
+    path.write_text(
+        path.read_text().replace("  path: toy.csv", "  path: toy.csv\n  validation_size: 0")
+    )
+    suite, bundle, handle = setup(path)
+    with pytest.raises(AuditkitError, match="needs a validation split"):
+        fine_tune(handle, bundle, suite.training, seed=0, cache_dir=tmp_path, progress=False)
+
+
 def test_half_precision_on_cpu_is_a_clear_error(toy_suite, tmp_path):
     from auditkit.errors import AuditkitError
 

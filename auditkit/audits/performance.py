@@ -32,7 +32,7 @@ class PerformanceAudit(Audit):
         test = ctx.data.test
         texts, y = test["text"], np.asarray(test["label"], dtype=np.int64)
         labels = ctx.data.label_names
-        probs = ctx.model.predict_proba(texts)
+        probs = ctx.model.predict_proba(texts, desc="predict test set")
         result = evaluate_predictions(probs, y, labels, cfg, seed=ctx.seed)
         result.artifacts["predictions"] = write_predictions(ctx, texts, y, probs)
         return result
