@@ -154,6 +154,7 @@ class ModelHandle:
         self.fingerprint = fingerprint
         self.forward_calls = 0
         self.examples_seen = 0
+        self.pooling = getattr(model.config, "auditkit_pooling", None) or "cls"
 
     @property
     def num_labels(self) -> int:
@@ -247,6 +248,7 @@ class ModelHandle:
             "architecture": type(self.model).__name__,
             "parameters": int(n_params),
             "max_length": self.max_length,
+            "pooling": self.pooling,
         }
 
 
@@ -259,10 +261,17 @@ def load_handle(
     batch_size: int = 64,
     allow_new_head: bool = True,
     fingerprint: str | None = None,
+    pooling: str = "auto",
 ) -> ModelHandle:
-    """Load tokenizer and classifier; a base encoder gets a fresh head sized to the labels."""
+    """Load tokenizer and classifier; a base encoder gets a fresh head sized to the labels.
+
+    `pooling`: 'cls' (transformers' default), 'mean', or 'auto': what a fine-tune saved, else
+    what a sentence-transformers checkpoint declares, else 'cls' (see auditkit.pooling).
+    """
     import transformers
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from auditkit.pooling import apply_mean_pooling
 
     label_names = list(label_names)
     config = AutoConfig.from_pretrained(source.location, revision=source.revision)
@@ -291,7 +300,10 @@ def load_handle(
         transformers.logging.set_verbosity(verbosity)
     if not has_head or mismatch:
         log.info("model: new %d-class head initialized on top of %s", len(label_names), archs)
-    return ModelHandle(
+    chosen = _choose_pooling(source, config, model, pooling)
+    if chosen == "mean":
+        apply_mean_pooling(model)
+    handle = ModelHandle(
         model,
         tokenizer,
         label_names=label_names,
@@ -301,6 +313,48 @@ def load_handle(
         source=source,
         fingerprint=fingerprint or model_fingerprint(source),
     )
+    handle.pooling = chosen
+    return handle
+
+
+def _choose_pooling(source: ModelSource, config: Any, model: Any, requested: str) -> str:
+    from auditkit.pooling import POOLING_ATTR, supports_mean_pooling
+
+    saved = getattr(config, POOLING_ATTR, None)
+    if saved is not None:
+        if requested not in ("auto", saved):
+            raise AuditkitError(
+                f"model {source.requested!r} was fine-tuned with {saved} pooling, "
+                f"but model.pooling is {requested!r}",
+                hint="set model.pooling: auto",
+            )
+        return saved
+    if requested != "auto":
+        return requested
+    declared = _declared_pooling(source)
+    if declared == "mean" and not supports_mean_pooling(model):
+        log.info(
+            "model: checkpoint declares mean pooling, but %s has no pooler; using cls",
+            type(model).__name__,
+        )
+        return "cls"
+    if declared == "mean":
+        log.info("model: mean pooling, as the checkpoint's 1_Pooling/config.json declares")
+    return declared or "cls"
+
+
+def _declared_pooling(source: ModelSource) -> str | None:
+    from auditkit.pooling import checkpoint_pooling
+
+    if source.kind != "hub":
+        return checkpoint_pooling(source.location)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(source.location, "1_Pooling/config.json", revision=source.revision)
+    except Exception:  # absent file or no network: not a sentence-transformers checkpoint
+        return None
+    return checkpoint_pooling(Path(path).parent.parent)
 
 
 def _is_oom(exc: BaseException) -> bool:

@@ -92,6 +92,7 @@ class ModelInfo(_Plain):
     architecture: str | None = None
     parameters: int | None = None
     max_length: int | None = None
+    pooling: str | None = None
     fine_tuned: bool = False
     cache_key: str | None = None
 

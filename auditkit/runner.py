@@ -199,6 +199,7 @@ def run_suite(
                 max_length=suite.model.max_length,
                 batch_size=suite.model.batch_size,
                 allow_new_head=suite.training.enabled,
+                pooling=suite.model.pooling,
             )
             results.manifest.model = ModelInfo(**handle.describe())
 

@@ -96,6 +96,10 @@ class ModelSpec(StrictModel):
     revision: str | None = None
     max_length: int = Field(default=128, gt=0, le=8192)
     batch_size: int = Field(default=64, gt=0, description="inference batch size")
+    pooling: Literal["auto", "cls", "mean"] = Field(
+        default="auto",
+        description="auto: what the checkpoint declares (sentence-transformers), else cls",
+    )
 
 
 class TrainingSpec(StrictModel):

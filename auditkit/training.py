@@ -47,8 +47,10 @@ def cache_key(
     *,
     seed: int,
     max_length: int,
+    pooling: str = "cls",
 ) -> str:
     payload = {
+        "pooling": pooling,
         "model": model_fingerprint,
         "labels": bundle.label_names,
         "train": bundle.split_fingerprints["train"],
@@ -79,7 +81,14 @@ def fine_tune(
     progress: bool = True,
 ) -> TrainingOutcome:
     """Fine-tune `handle`'s model on the bundle's train split, or load the cached result."""
-    key = cache_key(handle.fingerprint or "", bundle, spec, seed=seed, max_length=handle.max_length)
+    key = cache_key(
+        handle.fingerprint or "",
+        bundle,
+        spec,
+        seed=seed,
+        max_length=handle.max_length,
+        pooling=handle.pooling,
+    )
     target = (cache_dir or cache_root()) / "models" / key
     if (target / SUMMARY_FILE).is_file() and not retrain:
         log.info("training: cache hit %s (use --retrain to train again)", target)

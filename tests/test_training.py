@@ -56,6 +56,7 @@ def test_cache_key_depends_on_seed_config_and_data(toy_suite):
     assert key == cache_key("m", bundle, suite.training, seed=0, max_length=32)
     assert key != cache_key("m", bundle, suite.training, seed=1, max_length=32)
     assert key != cache_key("other", bundle, suite.training, seed=0, max_length=32)
+    assert key != cache_key("m", bundle, suite.training, seed=0, max_length=32, pooling="mean")
     changed = suite.training.model_copy(update={"learning_rate": 1e-5})
     assert key != cache_key("m", bundle, changed, seed=0, max_length=32)
 
