@@ -1,8 +1,13 @@
-"""Progress bars for long stages (tqdm on stderr; off with AUDITKIT_NO_PROGRESS=1)."""
+"""Progress bars for long stages: tqdm on stderr when it is a terminal.
+
+Off with `--no-progress`, with AUDITKIT_NO_PROGRESS=1, or when stderr is not a terminal (CI
+logs and pipes would otherwise get one line per refresh); the log lines still say what ran.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -10,7 +15,9 @@ T = TypeVar("T")
 
 
 def enabled_by_env() -> bool:
-    return os.environ.get("AUDITKIT_NO_PROGRESS", "") in ("", "0")
+    if os.environ.get("AUDITKIT_NO_PROGRESS", "") not in ("", "0"):
+        return False
+    return sys.stderr is not None and sys.stderr.isatty()
 
 
 class Progress:
