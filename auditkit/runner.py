@@ -80,11 +80,6 @@ def git_commit(folder: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def is_main_process() -> bool:
-    """False on the non-zero ranks of a torchrun / accelerate launch."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
 
@@ -160,6 +155,8 @@ def run_suite(
         ),
     )
     log.info("run %s -> %s", run_id, run_dir)
+
+    from auditkit.training import is_main_process
 
     writer = is_main_process()  # under torchrun, rank 0 alone writes results
 

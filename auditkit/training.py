@@ -63,6 +63,11 @@ def cache_key(
     return hashlib.sha256(blob).hexdigest()[:24]
 
 
+def is_main_process() -> bool:
+    """False on the non-zero ranks of a torchrun / accelerate launch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @dataclass
 class TrainingOutcome:
     handle: ModelHandle
@@ -102,7 +107,7 @@ def fine_tune(
             hint="set data.validation_size > 0 or give data.validation_path",
         )
     summary, trained = _train(handle, bundle, spec, seed=seed, key=key, progress=progress)
-    if int(os.environ.get("RANK", "0")) == 0:  # one writer under torchrun
+    if is_main_process():  # one writer under torchrun
         tmp = Path(tempfile.mkdtemp(dir=_ensure(target.parent), prefix=f".{key}-"))
         trained.save_pretrained(tmp, safe_serialization=True)
         handle.tokenizer.save_pretrained(tmp)
