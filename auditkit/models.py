@@ -154,7 +154,10 @@ class ModelHandle:
         self.fingerprint = fingerprint
         self.forward_calls = 0
         self.examples_seen = 0
-        self.pooling = getattr(model.config, "auditkit_pooling", None) or "cls"
+        from auditkit.pooling import POOLING_ATTR
+
+        # apply_mean_pooling records the choice in the config; a plain classifier reads [CLS].
+        self.pooling = getattr(model.config, POOLING_ATTR, None) or "cls"
 
     @property
     def num_labels(self) -> int:
@@ -303,7 +306,7 @@ def load_handle(
     chosen = _choose_pooling(source, config, model, pooling)
     if chosen == "mean":
         apply_mean_pooling(model)
-    handle = ModelHandle(
+    return ModelHandle(
         model,
         tokenizer,
         label_names=label_names,
@@ -313,8 +316,6 @@ def load_handle(
         source=source,
         fingerprint=fingerprint or model_fingerprint(source),
     )
-    handle.pooling = chosen
-    return handle
 
 
 def _choose_pooling(source: ModelSource, config: Any, model: Any, requested: str) -> str:
