@@ -398,3 +398,72 @@ class _EpochLogger(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def augmented_bundle(bundle: DatasetBundle, texts: list[str], labels: list[int]) -> DatasetBundle:
+    """The bundle with extra labelled training rows; test and validation stay untouched.
+
+    The train fingerprint covers the extra rows, so the fine-tune cache never confuses an
+    augmented model with the plain one.
+    """
+    from dataclasses import replace
+
+    from datasets import Dataset, concatenate_datasets
+
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    bad = [y for y in labels if not 0 <= int(y) < bundle.num_labels]
+    if bad:
+        raise ValueError(f"augmentation labels out of range: {sorted(set(bad))[:5]}")
+    extra = {"text": list(texts), "label": [int(y) for y in labels]}
+    for column in bundle.metadata_columns:
+        extra[column] = [None] * len(texts)
+    extra_ds = Dataset.from_dict(extra, features=bundle.train.features)
+    train = concatenate_datasets([bundle.train, extra_ds]) if len(texts) else bundle.train
+    digest = hashlib.sha256(bundle.split_fingerprints["train"].encode())
+    for text, label in zip(extra["text"], extra["label"], strict=True):
+        digest.update(f"{bundle.label_names[label]}\t{text}\n".encode())
+    fingerprints = {**bundle.split_fingerprints, "train": digest.hexdigest()}
+    return replace(bundle, train=train, split_fingerprints=fingerprints)
+
+
+def fine_tune_augmented(
+    base: ModelSource,
+    bundle: DatasetBundle,
+    texts: list[str],
+    labels: list[int],
+    spec: TrainingSpec,
+    *,
+    seed: int,
+    device: Any,
+    max_length: int,
+    batch_size: int,
+    pooling: str = "auto",
+    retrain: bool = False,
+    progress: bool = True,
+) -> TrainingOutcome:
+    """Fine-tune the suite's *base* model on train + extra rows (adversarial or counterfactual).
+
+    It starts from the same base weights and head seed as the plain fine-tune, so a
+    before/after comparison differs only in the training data. Cached like any fine-tune.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    fresh = load_handle(
+        base,
+        bundle.label_names,
+        device=device,
+        max_length=max_length,
+        batch_size=batch_size,
+        allow_new_head=True,
+        pooling=pooling,
+    )
+    return fine_tune(
+        fresh,
+        augmented_bundle(bundle, texts, labels),
+        spec,
+        seed=seed,
+        retrain=retrain,
+        progress=progress,
+    )

@@ -8,7 +8,13 @@ import pytest
 from auditkit.data import load_data
 from auditkit.models import load_handle, resolve_model
 from auditkit.suite import load_suite
-from auditkit.training import cache_key, fine_tune, padded_tokens
+from auditkit.training import (
+    augmented_bundle,
+    cache_key,
+    fine_tune,
+    fine_tune_augmented,
+    padded_tokens,
+)
 
 
 def setup(suite_path):
@@ -112,5 +118,34 @@ def test_fine_tune_on_cuda_uses_half_precision(toy_suite, tmp_path):
     assert outcome.summary.precision in ("bf16", "fp16") and outcome.summary.device.startswith(
         "cuda"
     )
+    y = np.asarray(bundle.test["label"])
+    assert (outcome.handle.predict(bundle.test["text"]) == y).mean() >= 0.85
+
+
+def test_augmented_bundle_adds_rows_and_changes_only_the_train_fingerprint(toy_suite):
+    suite, bundle, _ = setup(toy_suite())
+    aug = augmented_bundle(bundle, ["alpha beta", "gamma"], [0, 2])
+    assert len(aug.train) == len(bundle.train) + 2
+    assert aug.train["text"][-2:] == ["alpha beta", "gamma"] and aug.train["label"][-2:] == [0, 2]
+    assert aug.split_fingerprints["train"] != bundle.split_fingerprints["train"]
+    assert aug.split_fingerprints["test"] == bundle.split_fingerprints["test"]
+    assert aug.test is bundle.test
+    key = cache_key("m", bundle, suite.training, seed=0, max_length=32)
+    assert cache_key("m", aug, suite.training, seed=0, max_length=32) != key
+    with pytest.raises(ValueError, match="out of range"):
+        augmented_bundle(bundle, ["x"], [7])
+
+
+def test_fine_tune_augmented_starts_from_the_base_model(toy_suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path / "cache"))
+    suite, bundle, handle = setup(toy_suite())
+    plain = fine_tune(handle, bundle, suite.training, seed=0, progress=False)
+    extra = bundle.train.select(range(20))
+    outcome = fine_tune_augmented(
+        resolve_model(suite.model.id), bundle, extra["text"], extra["label"], suite.training,
+        seed=0, device="cpu", max_length=32, batch_size=64, progress=False,
+    )  # fmt: skip
+    assert outcome.summary.cache_key != plain.summary.cache_key
+    assert outcome.summary.steps > plain.summary.steps  # 20 more rows per epoch
     y = np.asarray(bundle.test["label"])
     assert (outcome.handle.predict(bundle.test["text"]) == y).mean() >= 0.85

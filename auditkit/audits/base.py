@@ -15,7 +15,8 @@ from auditkit.results import AuditResult, RunResults
 if TYPE_CHECKING:
     from auditkit.data import DatasetBundle
     from auditkit.models import ModelHandle
-    from auditkit.suite import Suite
+    from auditkit.suite import Suite, TrainingSpec
+    from auditkit.training import TrainingOutcome
 
 
 class AuditConfig(BaseModel):
@@ -40,6 +41,32 @@ class AuditContext:
     def artifact_path(self, file_name: str) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         return self.run_dir / file_name
+
+    def fine_tune_with(
+        self, texts: list[str], labels: list[int], *, spec: TrainingSpec | None = None
+    ) -> TrainingOutcome:
+        """Fine-tune the suite's base model on train + these rows (for hardening audits).
+
+        Same base weights, recipe and seed as the run's own fine-tune, so a before/after
+        comparison differs only in the extra data; the result is cached like any fine-tune.
+        """
+        from auditkit.models import resolve_model
+        from auditkit.training import fine_tune_augmented
+
+        source = resolve_model(self.suite.model.id, self.suite.model.revision, self.suite.base_dir)
+        return fine_tune_augmented(
+            source,
+            self.data,
+            texts,
+            labels,
+            spec or self.suite.training,
+            seed=self.seed,
+            device=self.model.device,
+            max_length=self.suite.model.max_length,
+            batch_size=self.suite.model.batch_size,
+            pooling=self.suite.model.pooling,
+            progress=self.progress.enabled,
+        )
 
 
 class Audit(ABC):
