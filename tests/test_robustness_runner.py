@@ -8,7 +8,6 @@ import pytest
 from auditkit.audits.robustness.offline import prepare_textattack
 from auditkit.audits.robustness.recipes import RECIPES
 from auditkit.audits.robustness.runner import BatchedAttackRunner, QueryCache, score
-from tests.robustness_helpers import trained_toy_handle  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")

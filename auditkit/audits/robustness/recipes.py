@@ -184,7 +184,8 @@ def check_recipes(names: list[str], where: str = "audits.robustness.recipes") ->
     unknown = [n for n in names if n not in RECIPES]
     if unknown:
         raise AuditkitError(
-            f"{where}: unknown attack recipe {unknown[0]!r}.{did_you_mean(unknown[0], list(RECIPES))}",
+            f"{where}: unknown attack recipe {unknown[0]!r}."
+            + did_you_mean(unknown[0], list(RECIPES)),
             hint=f"supported recipes: {', '.join(RECIPES)}",
         )
     problems = []
