@@ -144,8 +144,9 @@ def ensure_stopwords(online: bool) -> str:
     return f"built from scikit-learn's list ({len(ENGLISH_STOP_WORDS)} words) in {target}"
 
 
-def wordnet_source(debian_dir: Path = DEBIAN_WORDNET) -> str | None:
+def wordnet_source(debian_dir: Path | None = None) -> str | None:
     """Where WordNet data can come from, or None."""
+    debian_dir = debian_dir or DEBIAN_WORDNET
     _on_path(nltk_dir())
     if _have("corpora/wordnet") or _have("corpora/wordnet.zip"):
         return "nltk"
@@ -154,8 +155,9 @@ def wordnet_source(debian_dir: Path = DEBIAN_WORDNET) -> str | None:
     return None
 
 
-def ensure_wordnet(online: bool, debian_dir: Path = DEBIAN_WORDNET) -> str | None:
+def ensure_wordnet(online: bool, debian_dir: Path | None = None) -> str | None:
     """Provide NLTK's `wordnet` corpus; returns how, or None when there is no source."""
+    debian_dir = debian_dir or DEBIAN_WORDNET
     folder = nltk_dir()
     _on_path(folder)
     if _have("corpora/wordnet") or _have("corpora/wordnet.zip"):
