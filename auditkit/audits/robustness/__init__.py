@@ -39,6 +39,9 @@ class AdversarialTrainingConfig(AuditConfig):
 class RobustnessConfig(AuditConfig):
     recipes: list[str] = Field(default_factory=lambda: ["deepwordbug"])
     sample_size: int = Field(default=100, ge=1, description="test examples attacked per recipe")
+    recipe_sample_sizes: dict[str, int] = Field(
+        default_factory=dict, description="per-recipe sample size, overriding sample_size"
+    )
     query_budget: int | None = Field(default=None, ge=1, description="model queries per example")
     concurrency: int = Field(default=32, ge=1, description="examples attacked at once")
     batch_size: int | None = Field(
@@ -69,6 +72,14 @@ class RobustnessConfig(AuditConfig):
             raise ValueError(f"{exc.message} ({exc.hint})") from None
         return names
 
+    @field_validator("recipe_sample_sizes")
+    @classmethod
+    def _sizes_positive(cls, sizes: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in sizes.items() if v < 1}
+        if bad:
+            raise ValueError(f"sample sizes must be >= 1, got {bad}")
+        return sizes
+
     @field_validator("invariance")
     @classmethod
     def _known_perturbations(cls, inv: InvarianceConfig) -> InvarianceConfig:
@@ -81,6 +92,9 @@ class RobustnessConfig(AuditConfig):
     def _training_recipes(self) -> RobustnessConfig:
         from auditkit.audits.robustness.recipes import check_recipes
 
+        stray = [r for r in self.recipe_sample_sizes if r not in self.recipes]
+        if stray:
+            raise ValueError(f"recipe_sample_sizes names {stray}, which are not in recipes")
         at = self.adversarial_training
         if at.enabled:
             try:
@@ -130,16 +144,19 @@ class RobustnessAudit(Audit):
         test = ctx.data.test
         labels = np.asarray(test["label"], dtype=np.int64)
         rows_of = stratified_sample(labels, cfg.sample_size, ctx.seed)
+        # a seeded shuffle, so that a smaller per-recipe sample is a prefix of the same sample
+        rows_of = np.random.default_rng(ctx.seed).permutation(rows_of)
         texts = [test["text"][int(i)] for i in rows_of]
         gold = labels[rows_of]
         artifact: list[dict] = []
 
         before = {}
         for recipe in cfg.recipes:
-            run = self._attack(ctx, ctx.model, recipe, texts, gold, cfg, phase="test")
+            k = _size(cfg, recipe)
+            run = self._attack(ctx, ctx.model, recipe, texts[:k], gold[:k], cfg, phase="test")
             before[recipe] = run
             self._record(result, run, cfg, ctx, prefix="")
-            artifact += _rows(run, ctx, "before", rows_of)
+            artifact += _rows(run, ctx, "before", rows_of[:k])
         if cfg.invariance.enabled:
             self._invariance(ctx, cfg, result)
         if cfg.adversarial_training.enabled:
@@ -310,9 +327,10 @@ class RobustnessAudit(Audit):
         )  # fmt: skip
         rows = []
         for recipe in at.recipes or cfg.recipes:
-            run = self._attack(ctx, hardened, recipe, texts, gold, cfg, phase="hardened")
+            k = _size(cfg, recipe)
+            run = self._attack(ctx, hardened, recipe, texts[:k], gold[:k], cfg, phase="hardened")
             after = self._record(result, run, cfg, ctx, prefix="adversarial_training.")
-            rows += _rows(run, ctx, "after", rows_of)
+            rows += _rows(run, ctx, "after", rows_of[:k])
             for key in ("clean_accuracy", "accuracy_under_attack", "attack_success_rate"):
                 b = result.metrics[f"{recipe}.{key}"]
                 a = after[f"{recipe}.{key}"]
@@ -321,6 +339,10 @@ class RobustnessAudit(Audit):
                     [recipe, key, b.value, b.ci_low, b.ci_high, a.value, a.ci_low, a.ci_high, delta]
                 )
         return rows
+
+
+def _size(cfg: RobustnessConfig, recipe: str) -> int:
+    return min(cfg.sample_size, cfg.recipe_sample_sizes.get(recipe, cfg.sample_size))
 
 
 def _rows(run, ctx, phase, rows_of) -> list[dict]:
