@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -97,7 +98,10 @@ def clean_svg(text: str, prefix: str, title: str | None = None) -> str:
     text = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"', text)
     # Size from the viewBox, scaled by CSS.
     head_end = text.index(">")
+    width = re.search(r'\swidth="([\d.]+)pt"', text[:head_end])
     head = re.sub(r'\s+(width|height)="[^"]*"', "", text[:head_end])
+    if width:  # never scale a plot above its drawn size, so font sizes match across plots
+        head += f' style="max-width: {float(width.group(1)):.0f}pt"'
     label = ""
     if title:
         from html import escape
@@ -170,7 +174,7 @@ def bar_chart(
                     )
         ax.set_xticks(range(n_cat))
         ax.set_xticklabels(
-            [str(c) for c in categories],
+            [textwrap.fill(str(c), 18) for c in categories],
             rotation=20 if n_cat > 5 else 0,
             ha="right" if n_cat > 5 else "center",
         )
@@ -311,7 +315,13 @@ def line_chart(
                 ax.set_xticks(xs_all, [f"{x:g}" for x in xs_all])
                 ax.minorticks_off()
         if logy:
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            # Plain numbers: the default log labels are mathtext, which is off here.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if len(series) > 1:
