@@ -17,7 +17,7 @@ from auditkit.results import RESULTS_FILE, RunResults, SchemaMismatchError, load
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
-__all__ = ["REPORT_FILE", "render_html", "render_report", "resolve_run_dir"]
+__all__ = ["REPORT_FILE", "render_html", "render_report", "resolve_run_dir", "try_render_report"]
 
 
 def resolve_run_dir(path: str | Path) -> Path:
@@ -56,6 +56,23 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     tmp.replace(target)
     log.info("report: %s", target)
     return target
+
+
+def try_render_report(run_dir: str | Path) -> Path | None:
+    """render_report for the runner: a report error is logged, never raised, so a run's
+    results and exit code stay what the audits made them."""
+    try:
+        return render_report(run_dir)
+    except Exception as exc:
+        log.error(
+            "report: could not write %s: %s: %s (results.json is intact; retry with "
+            "`auditkit report %s`)",
+            REPORT_FILE,
+            type(exc).__name__,
+            exc,
+            run_dir,
+        )
+        return None
 
 
 def render_html(results: RunResults, run_dir: Path) -> str:

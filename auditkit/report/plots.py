@@ -209,9 +209,18 @@ def heatmap(
     data = np.array([[_num(v) for v in row] for row in matrix], dtype=float)
     size = max(3.0, 0.7 * max(len(rows), len(cols)) + 1.6)
     with plt.rc_context({**_RC, "svg.hashsalt": key, "axes.grid": False}):
-        fig, ax = plt.subplots(figsize=(size + 0.8, size))
-        image = ax.imshow(data, cmap="Blues", aspect="equal")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig, ax = plt.subplots(figsize=(size, size))
+        # pcolormesh, not imshow: vector cells, where imshow would embed a PNG data URI.
+        ax.pcolormesh(
+            np.arange(data.shape[1] + 1) - 0.5,  # cell centres on integers, like imshow
+            np.arange(data.shape[0] + 1) - 0.5,
+            np.ma.masked_invalid(data),
+            cmap="Blues",
+            edgecolors="white",
+            linewidth=0.5,
+        )
+        ax.invert_yaxis()
+        ax.set_aspect("equal")
         top = np.nanmax(data) if data.size and not np.isnan(data).all() else 0.0
         for i in range(data.shape[0]):
             for j in range(data.shape[1]):
