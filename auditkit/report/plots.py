@@ -160,11 +160,12 @@ def bar_chart(
                 error_kw={"elinewidth": 0.9, "ecolor": "#333333"},
             )
             if value_labels and n_cat * n_ser <= 24:
-                for x, v in zip(xs, vals, strict=True):
+                tops = yerr[1] if yerr else [0.0] * len(vals)
+                for x, v, up in zip(xs, vals, tops, strict=True):
                     text = "n/a" if math.isnan(v) else f"{v:.3g}"
-                    ax.annotate(
+                    ax.annotate(  # above the whisker, so the two never overlap
                         text,
-                        (x, 0 if math.isnan(v) else v),
+                        (x, 0 if math.isnan(v) else v + up),
                         xytext=(0, 2),
                         textcoords="offset points",
                         ha="center",
