@@ -34,10 +34,12 @@ def explanations(view: SectionView, audit: AuditResult, results: RunResults, run
         for r in records:
             by_method[str(r.get("method"))].append(r)
         for method, rows in by_method.items():
+            # Adversarial originals and their perturbed twins share a rank, so pairs sit together.
             rows.sort(
                 key=lambda r: (
-                    KIND_ORDER.index(r["kind"]) if r.get("kind") in KIND_ORDER else 99,
+                    min(KIND_ORDER.index(r["kind"]), 2) if r.get("kind") in KIND_ORDER else 99,
                     str(r.get("pair_id") or ""),
+                    KIND_ORDER.index(r["kind"]) if r.get("kind") in KIND_ORDER else 99,
                 )
             )
             shown = []

@@ -117,7 +117,9 @@ def _pick(
 
 
 def _val(metric: Metric, unit: str = "") -> str:
-    text = fmt(metric.value, 3)
+    """A headline number: 3 significant digits, but never an exponent for 100 and up."""
+    value = metric.value
+    text = f"{value:,.0f}" if value is not None and abs(value) >= 100 else fmt(value, 3)
     return f"{text} {unit or metric.unit or ''}".strip()
 
 
@@ -171,7 +173,7 @@ def _headline(name: str, audit: AuditResult, tile: Tile) -> None:
         "efficiency": [
             (r"([^.]+)\.bs1\.latency_p50_ms", "latency p50, batch 1", min, "fp32"),
             (r"([^.]+\.bs\d+)\.throughput_per_s", "best throughput", max, None),
-            (r"(energy)_j_per_1k", "energy", min, None),
+            (r"energy_j_per_1k()", "energy per 1k examples", min, None),
         ],
     }.get(name, [])  # type: ignore[assignment]
     first = True
@@ -180,11 +182,12 @@ def _headline(name: str, audit: AuditResult, tile: Tile) -> None:
         if hit is None:
             continue
         _, group, metric = hit
+        where = f" ({group})" if group else ""
         if first:
-            tile.label, tile.value, tile.ci = f"{label} ({group})", _val(metric), fmt_ci(metric)
+            tile.label, tile.value, tile.ci = f"{label}{where}", _val(metric), fmt_ci(metric)
             first = False
         else:
-            tile.subs.append(f"{label} {_val(metric)} ({group})")
+            tile.subs.append(f"{label} {_val(metric)}{where}")
     if first and audit.metrics:  # an audit the report has no headline for: its first metric
         key, metric = next(
             ((k, v) for k, v in m.items() if v.higher_is_better is not None), next(iter(m.items()))
