@@ -244,7 +244,9 @@ def test_cli_report_writes_the_file_and_rejects_a_non_run(tmp_path):
     (tmp_path / "suite" / "latest").write_text(run_dir.name + "\n")  # the no-symlink pointer
     done = cli("report", str(tmp_path / "suite" / "latest"), "--out", str(tmp_path / "r.html"))
     assert done.returncode == 0, done.stderr
-    assert "Confusion matrix" in (tmp_path / "r.html").read_text()
+    written = (tmp_path / "r.html").read_text()
+    assert "Confusion matrix" in written
+    assert 'href="suite/20261124-060000-abcd/predictions.parquet"' in written
     done = cli("report", str(tmp_path))
     assert done.returncode == 2 and "no results.json found" in done.stderr
     assert "Traceback" not in done.stderr

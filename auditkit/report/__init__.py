@@ -8,6 +8,7 @@ SVG, so the page references nothing outside itself. Jinja2 autoescape is on for 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -48,8 +49,8 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise AuditkitError(
             f"{run_dir / RESULTS_FILE}: not a valid results file: {str(exc)[:500]}"
         ) from exc
-    html = render_html(results, run_dir)
     target = Path(out) if out else run_dir / REPORT_FILE
+    html = render_html(results, run_dir, link_prefix=_link_prefix(run_dir, target.parent))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
@@ -75,8 +76,18 @@ def try_render_report(run_dir: str | Path) -> Path | None:
         return None
 
 
-def render_html(results: RunResults, run_dir: Path) -> str:
-    """The report as one HTML string (run_dir is where the artifacts and gate.json are)."""
+def _link_prefix(run_dir: Path, folder: Path) -> str:
+    """How links in a report written to `folder` reach the run's artifacts (relative)."""
+    try:
+        rel = os.path.relpath(run_dir.resolve(), folder.resolve())
+    except ValueError:  # another drive on Windows: links show the bare file name
+        return ""
+    return "" if rel == "." else Path(rel).as_posix() + "/"
+
+
+def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") -> str:
+    """The report as one HTML string (run_dir is where the artifacts and gate.json are;
+    link_prefix leads from where the HTML will live to run_dir)."""
     import jinja2
 
     from auditkit.report import explanations_efficiency, overview, sections
@@ -127,6 +138,7 @@ def render_html(results: RunResults, run_dir: Path) -> str:
         gate=gate,
         gate_table=overview.gate_table(gate) if gate and gate.checks else None,
         sections=audit_views,
+        link_prefix=link_prefix,
         manifest=overview.manifest_section(results),
     )
 
