@@ -221,6 +221,7 @@ def test_missing_or_malformed_tables_skip_their_plot_with_a_note(tmp_path):
 def test_bad_gate_json_is_reported_not_fatal(tmp_path):
     run_dir = write_run(
         tmp_path / "run",
+        audits=("performance",),
         gate={"checks": [{"metric": "performance.accuracy", "verdict": "fine"},
                          {"metric": "performance.macro_f1", "verdict": "regressed"}]},
     )  # fmt: skip
@@ -257,7 +258,7 @@ def test_a_report_error_is_logged_not_raised(tmp_path, caplog, monkeypatch):
 
     run_dir = write_run(tmp_path / "run", audits=())
 
-    def broken(results, run_dir):
+    def broken(*args, **kwargs):
         raise RuntimeError("template exploded")
 
     monkeypatch.setattr(report, "render_html", broken)
