@@ -107,6 +107,24 @@ def validate(
     typer.echo(f"  audits: {', '.join(configs)}")
 
 
+@app.command()
+def report(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(help="a run directory (e.g. reports/<suite>/latest) or its results.json"),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write here instead of RUN_DIR/report.html")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """(Re)write a run's self-contained HTML report from its results.json and artifacts."""
+    _setup_logging(verbose)
+    from auditkit.report import render_report
+
+    typer.echo(f"report: {render_report(run_dir, out)}")
+
+
 @app.command("ls")
 def list_audits() -> None:
     """List the registered audits."""
@@ -173,6 +191,8 @@ def _print_summary(results, run_dir: Path) -> None:
             table.add_row("", "", "[yellow]warning[/yellow]", warning[:80])
     console.print(table)
     console.print(f"results: {run_dir / 'results.json'}")
+    if (run_dir / "report.html").is_file():
+        console.print(f"report:  {run_dir / 'report.html'}")
 
 
 def main() -> None:

@@ -247,6 +247,8 @@ def run_suite(
         save()
         if writer:
             _point_latest(run_dir)
+            if isinstance(exc, Exception):  # not on Ctrl-C
+                _write_report(run_dir)
         raise
     failed = [n for n, r in results.audits.items() if r.status == "failed"]
     results.status = "failed" if failed else "ok"
@@ -254,7 +256,14 @@ def run_suite(
     save()
     if writer:
         _point_latest(run_dir)
+        _write_report(run_dir)
     return results, run_dir
+
+
+def _write_report(run_dir: Path) -> None:
+    from auditkit.report import try_render_report
+
+    try_render_report(run_dir)  # logs, never raises: results.json is what counts
 
 
 def _run_audit(name: str, cfg, ctx) -> AuditResult:

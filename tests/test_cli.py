@@ -42,6 +42,8 @@ def test_run_writes_results_predictions_and_latest(toy_suite, tmp_path):
     assert preds["correct"].mean() == pytest.approx(acc.value)
     assert "results:" in done.stdout and "accuracy" in done.stdout
     assert "training: cache hit" not in done.stderr
+    report = (run_dir / "report.html").read_text()
+    assert "report:" in done.stdout and "Confusion matrix" in report and "Manifest" in report
 
     again = cli("run", str(suite), "--out", str(tmp_path / "out"), "--no-progress")
     assert again.returncode == 0 and "training: cache hit" in again.stderr
@@ -94,6 +96,8 @@ def test_failed_audit_is_recorded_and_others_kept(toy_suite, tmp_path, monkeypat
     on_disk = json.loads((run_dir / "results.json").read_text())
     assert on_disk["audits"]["performance"]["metrics"]["accuracy"]["value"] > 0.5
     assert on_disk["audits"]["exploding"]["error"]["type"] == "RuntimeError"
+    report = (run_dir / "report.html").read_text()
+    assert "failed: RuntimeError: boom: the audit broke" in report and "Confusion matrix" in report
 
 
 def test_failure_before_audits_still_writes_results(toy_suite, tmp_path):
@@ -108,3 +112,4 @@ def test_failure_before_audits_still_writes_results(toy_suite, tmp_path):
     results = load_results(tmp_path / "toy" / "latest")
     assert results.status == "failed" and results.error.type == "DataError"
     assert [s.name for s in results.stages] == ["data"]
+    assert "The run failed: DataError" in (tmp_path / "toy" / "latest" / "report.html").read_text()

@@ -1,0 +1,152 @@
+"""The self-contained HTML report: one file, readable offline, printable to PDF.
+
+`render_report(run_dir)` reads only `results.json` (and the optional `gate.json`) plus the
+artifacts they name, and writes `report.html` next to them. CSS is inline and plots are inline
+SVG, so the page references nothing outside itself. Jinja2 autoescape is on for every text.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from auditkit.errors import AuditkitError
+from auditkit.results import RESULTS_FILE, RunResults, SchemaMismatchError, load_results
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+__all__ = ["REPORT_FILE", "render_html", "render_report", "resolve_run_dir", "try_render_report"]
+
+
+def resolve_run_dir(path: str | Path) -> Path:
+    """A run directory from a run dir, its results.json, or a `latest` pointer file."""
+    path = Path(path)
+    if path.is_file() and path.name == RESULTS_FILE:
+        return path.parent
+    if path.is_file():  # `latest` written as a plain file where symlinks are unavailable
+        candidate = path.parent / path.read_text(encoding="utf-8").strip()
+        if (candidate / RESULTS_FILE).is_file():
+            return candidate
+    if (path / RESULTS_FILE).is_file():
+        return path
+    raise AuditkitError(
+        f"{path}: no {RESULTS_FILE} found",
+        hint="pass a run directory, e.g. reports/<suite>/latest or reports/<suite>/<run-id>",
+    )
+
+
+def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Render the run's report.html (or `out`) and return its path."""
+    run_dir = resolve_run_dir(run_dir)
+    try:
+        results = load_results(run_dir)
+    except SchemaMismatchError as exc:
+        raise AuditkitError(str(exc), hint="render it with the auditkit that wrote it") from exc
+    except ValueError as exc:  # JSON or schema validation
+        raise AuditkitError(
+            f"{run_dir / RESULTS_FILE}: not a valid results file: {str(exc)[:500]}"
+        ) from exc
+    target = Path(out) if out else run_dir / REPORT_FILE
+    html = render_html(results, run_dir, link_prefix=_link_prefix(run_dir, target.parent))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)
+    log.info("report: %s", target)
+    return target
+
+
+def try_render_report(run_dir: str | Path) -> Path | None:
+    """render_report for the runner: a report error is logged, never raised, so a run's
+    results and exit code stay what the audits made them."""
+    try:
+        return render_report(run_dir)
+    except Exception as exc:
+        log.error(
+            "report: could not write %s: %s: %s (results.json is intact; retry with "
+            "`auditkit report %s`)",
+            REPORT_FILE,
+            type(exc).__name__,
+            exc,
+            run_dir,
+        )
+        return None
+
+
+def _link_prefix(run_dir: Path, folder: Path) -> str:
+    """How links in a report written to `folder` reach the run's artifacts (relative)."""
+    try:
+        rel = os.path.relpath(run_dir.resolve(), folder.resolve())
+    except ValueError:  # another drive on Windows: links show the bare file name
+        return ""
+    return "" if rel == "." else Path(rel).as_posix() + "/"
+
+
+def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") -> str:
+    """The report as one HTML string (run_dir is where the artifacts and gate.json are;
+    link_prefix leads from where the HTML will live to run_dir)."""
+    import jinja2
+
+    from auditkit.report import explanations_efficiency, overview, sections
+    from auditkit.report.views import generic_section
+
+    builders = {
+        "performance": sections.performance,
+        "robustness": sections.robustness,
+        "fairness": sections.fairness,
+        "explanations": explanations_efficiency.explanations,
+        "efficiency": explanations_efficiency.efficiency,
+    }
+    gate = overview.load_gate(run_dir)
+    verdicts = gate.verdicts if gate else {}
+    names = list(builders) + [n for n in results.audits if n not in builders]
+    audit_views = []
+    for name in names:
+        audit = results.audits.get(name)
+        view = generic_section(
+            name,
+            sections.TITLES.get(name, name.replace("_", " ").title()),
+            audit,
+            run_dir,
+            verdicts,
+        )
+        if audit is not None and name in builders:
+            try:
+                builders[name](view, audit, results, run_dir)
+            except Exception as exc:  # a reader bug must not cost the rest of the report
+                log.warning("report: section %s: %s: %s", name, type(exc).__name__, exc)
+                view.notes.append(f"this section's plots failed: {type(exc).__name__}: {exc}")
+        audit_views.append(view)
+    titles = {v.key: v.title for v in audit_views}
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("auditkit.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = env.get_template("report.html.j2")
+    manifest = results.manifest
+    return template.render(
+        results=results,
+        model_id=manifest.model.id or manifest.model.location or "unknown model",
+        started=_date(manifest.started_at),
+        tiles=overview.scorecard(results, names, titles, gate),
+        gate=gate,
+        gate_table=overview.gate_table(gate) if gate and gate.checks else None,
+        sections=audit_views,
+        link_prefix=link_prefix,
+        manifest=overview.manifest_section(results),
+    )
+
+
+def _date(text: str | None) -> str:
+    if not text:
+        return "unknown date"
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return text

@@ -1,0 +1,337 @@
+"""The top and bottom of the report: header facts, scorecard, gate verdicts and the manifest."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditkit.report import plots
+from auditkit.report.plots import Series
+from auditkit.report.views import VERDICTS, Block, SectionView, TableView, fmt, fmt_ci, table_view
+from auditkit.results import AuditResult, Metric, RunResults, Table
+
+log = logging.getLogger(__name__)
+
+GATE_FILE = "gate.json"
+
+
+@dataclass
+class GateView:
+    """gate.json as the report shows it; `problems` lists what was ignored and why."""
+
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    status: str | None = None
+    baseline: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        return {c["metric"]: c["verdict"] for c in self.checks}
+
+
+def load_gate(run_dir: Path) -> GateView | None:
+    """Read the optional gate.json next to results.json (format: docs/audit-outputs.md)."""
+    path = run_dir / GATE_FILE
+    if not path.is_file():
+        return None
+    view = GateView()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        view.problems.append(f"{GATE_FILE} could not be read ({exc}); no gate verdicts shown")
+        log.warning("report: %s", view.problems[-1])
+        return view
+    if not isinstance(raw, dict) or not isinstance(raw.get("checks"), list):
+        view.problems.append(f"{GATE_FILE}: expected an object with a `checks` list; ignored")
+        log.warning("report: %s", view.problems[-1])
+        return view
+    view.status = str(raw["status"]) if raw.get("status") is not None else None
+    view.baseline = str(raw["baseline"]) if raw.get("baseline") is not None else None
+    for i, check in enumerate(raw["checks"]):
+        metric = check.get("metric") if isinstance(check, dict) else None
+        verdict = check.get("verdict") if isinstance(check, dict) else None
+        if not isinstance(metric, str) or verdict not in VERDICTS:
+            view.problems.append(
+                f"{GATE_FILE}: checks[{i}] needs a string `metric` and a `verdict` in "
+                f"{'|'.join(VERDICTS)}; got {fmt(check)[:120]}; skipped"
+            )
+            continue
+        view.checks.append(dict(check))
+        for key in check:
+            if key not in ("metric", "verdict") and key not in view.extra_columns:
+                view.extra_columns.append(key)
+    for problem in view.problems:
+        log.warning("report: %s", problem)
+    return view
+
+
+def aggregate_verdict(verdicts: list[str]) -> str | None:
+    for verdict in ("regressed", "improved", "pass", "inconclusive"):
+        if verdict in verdicts:
+            return verdict
+    return None
+
+
+# --- scorecard ---------------------------------------------------------------------------
+
+
+@dataclass
+class Tile:
+    key: str
+    title: str
+    status: str
+    label: str = ""
+    value: str = ""
+    ci: str = ""
+    subs: list[str] = field(default_factory=list)
+    verdict: str | None = None
+    verdict_detail: str = ""
+    reason: str = ""
+
+
+def _pick(
+    audit: AuditResult,
+    pattern: str,
+    choose: Callable = min,
+    prefer: str | None = None,
+) -> tuple[str, str, Metric] | None:
+    """The metric whose key matches `pattern` (group 1 names it) with the min/max value."""
+    found = []
+    for key, m in audit.metrics.items():
+        match = re.fullmatch(pattern, key)
+        if match and m.value is not None:
+            found.append((key, match.group(1), m))
+    if not found:
+        return None
+    if prefer:
+        for item in found:
+            if item[1] == prefer:
+                return item
+    return choose(found, key=lambda item: item[2].value)
+
+
+def _val(metric: Metric, unit: str = "") -> str:
+    """A headline number: 3 significant digits, but never an exponent for 100 and up."""
+    value = metric.value
+    text = f"{value:,.0f}" if value is not None and abs(value) >= 100 else fmt(value, 3)
+    return f"{text} {unit or metric.unit or ''}".strip()
+
+
+def _headline(name: str, audit: AuditResult, tile: Tile) -> None:
+    m = audit.metrics
+    if name == "performance" and "accuracy" in m:
+        tile.label, tile.value, tile.ci = "accuracy", _val(m["accuracy"]), fmt_ci(m["accuracy"])
+        for key, label in (("macro_f1", "macro-F1"), ("ece", "ECE")):
+            if key in m and m[key].value is not None:
+                tile.subs.append(f"{label} {fmt(m[key].value, 3)}")
+        return
+    picks: list[tuple[str, str, Callable, str | None]] = {
+        "robustness": [
+            (
+                r"(?!adversarial_training\.)([^.]+)\.accuracy_under_attack",
+                "accuracy under attack",
+                min,
+                None,
+            ),
+            (
+                r"(?!adversarial_training\.)([^.]+)\.attack_success_rate",
+                "attack success",
+                max,
+                None,
+            ),
+            (r"invariance\.([^.]+)\.flip_rate", "max flip rate", max, None),
+        ],
+        "fairness": [
+            (
+                r"(?!mitigation\.|column\.)([^.]+)\.counterfactual_flip_rate",
+                "max counterfactual flip rate",
+                max,
+                None,
+            ),
+            (r"(?!mitigation\.)(.+)\.demographic_parity_difference", "max parity diff.", max, None),
+        ],
+        "explanations": [
+            (
+                r"(?!random\.)([^.]+)\.comprehensiveness",
+                "comprehensiveness",
+                max,
+                "integrated_gradients",
+            ),
+            (
+                r"(?!random\.)([^.]+)\.comprehensiveness_vs_random",
+                "vs random",
+                max,
+                "integrated_gradients",
+            ),
+        ],
+        "efficiency": [
+            (r"([^.]+)\.bs1\.latency_p50_ms", "latency p50, batch 1", min, "fp32"),
+            (r"([^.]+\.bs\d+)\.throughput_per_s", "best throughput", max, None),
+            (r"energy_j_per_1k()", "energy per 1k examples", min, None),
+        ],
+    }.get(name, [])  # type: ignore[assignment]
+    first = True
+    for pattern, label, choose, prefer in picks:
+        hit = _pick(audit, pattern, choose, prefer)
+        if hit is None:
+            continue
+        _, group, metric = hit
+        where = f" ({group})" if group else ""
+        if first:
+            tile.label, tile.value, tile.ci = f"{label}{where}", _val(metric), fmt_ci(metric)
+            first = False
+        else:
+            tile.subs.append(f"{label} {_val(metric)}{where}")
+    if first and audit.metrics:  # an audit the report has no headline for: its first metric
+        key, metric = next(
+            ((k, v) for k, v in m.items() if v.higher_is_better is not None), next(iter(m.items()))
+        )
+        tile.label, tile.value, tile.ci = key, _val(metric), fmt_ci(metric)
+
+
+def scorecard(
+    results: RunResults, names: list[str], titles: dict[str, str], gate: GateView | None
+) -> list[Tile]:
+    tiles = []
+    verdicts = gate.verdicts if gate else {}
+    for name in names:
+        audit = results.audits.get(name)
+        tile = Tile(key=name, title=titles.get(name, name), status="not run")
+        if audit is not None:
+            tile.status = "ok" if audit.status == "ok" else "failed"
+            if audit.status != "ok" and audit.error:
+                tile.reason = f"{audit.error.type}: {audit.error.message}"
+            _headline(name, audit, tile)
+        mine = [v for k, v in verdicts.items() if k.split(".", 1)[0] == name]
+        tile.verdict = aggregate_verdict(mine)
+        if mine:
+            counts = {v: mine.count(v) for v in VERDICTS if v in mine}
+            tile.verdict_detail = ", ".join(f"{n} {v}" for v, n in counts.items())
+        tiles.append(tile)
+    return tiles
+
+
+def gate_table(gate: GateView) -> TableView:
+    columns = ["metric", "verdict", *gate.extra_columns]
+    rows = [[fmt(c.get(col)) for col in columns] for c in gate.checks]
+    return TableView(name="checks", columns=columns, rows=rows)
+
+
+# --- manifest ----------------------------------------------------------------------------
+
+
+def manifest_section(results: RunResults) -> SectionView:
+    view = SectionView(key="manifest", title="Manifest", status="ok")
+    view.intro = "What produced these numbers: versions, seed, device, data, model and timings."
+    man = results.manifest
+    facts = [
+        ("run id", results.run_id),
+        ("status", results.status),
+        ("auditkit", man.auditkit_version),
+        ("git commit", man.git_commit),
+        ("command", man.command),
+        ("started", man.started_at),
+        ("finished", man.finished_at),
+        ("seed", man.seed),
+        ("device", man.device + (f" ({man.device_name})" if man.device_name else "")),
+        ("torch threads", man.torch_threads),
+        ("host", man.host),
+        ("platform", man.platform),
+        ("python", man.python),
+        ("suite hash", results.suite_hash),
+        ("dataset fingerprint", man.dataset_fingerprint),
+        *((f"{split} fingerprint", fp) for split, fp in man.split_fingerprints.items()),
+        *((f"model {k}", v) for k, v in man.model.model_dump().items()),
+    ]
+    view.blocks.append(Block("kv", "Run", [(k, fmt(v)) for k, v in facts]))
+    if results.stages:
+        stages = results.stages
+        view.figure(
+            "Stage times",
+            lambda: plots.hbar_chart(
+                [s.name for s in stages],
+                [s.wall_time_s for s in stages],
+                key="manifest-stages",
+                xlabel="wall time (s)",
+            ),
+        )
+        view.tables.append(
+            table_view(
+                "stages",
+                Table(
+                    columns=["stage", "wall_time_s", "energy_j", "energy_method", "detail"],
+                    rows=[
+                        [s.name, s.wall_time_s, s.energy_j, s.energy_method, s.detail]
+                        for s in stages
+                    ],
+                ),
+            )
+        )
+    view.tables.append(
+        table_view(
+            "packages",
+            Table(columns=["package", "version"], rows=[[k, v] for k, v in man.packages.items()]),
+        )
+    )
+    if results.data is not None:
+        d = results.data
+        view.blocks.append(
+            Block(
+                "kv",
+                "Data",
+                [
+                    ("source", f"{d.source}: {d.origin}"),
+                    ("labels", ", ".join(d.label_names)),
+                    ("split sizes", fmt(d.split_sizes)),
+                    ("rows read", fmt(d.rows_read)),
+                    ("dropped", fmt(d.dropped) if d.dropped else "none"),
+                    ("duplicates found", d.duplicates_found),
+                    ("train/test overlap", d.train_test_overlap),
+                    ("class counts", fmt(d.class_counts)),
+                ],
+            )
+        )
+        view.warnings.extend(d.warnings)
+    if results.training is not None:
+        t = results.training
+        view.blocks.append(
+            Block(
+                "kv",
+                "Fine-tuning",
+                [
+                    ("cache hit", fmt(t.cache_hit)),
+                    ("device / precision", f"{t.device} / {t.precision}"),
+                    ("epochs / steps", f"{fmt(t.epochs)} / {t.steps}"),
+                    ("time", f"{fmt(t.train_time_s, 3)} s ({fmt(t.train_samples_per_s, 3)}/s)"),
+                    ("best", f"{t.best_metric} {fmt(t.best_value)} at epoch {fmt(t.best_epoch)}"),
+                    ("cache key", t.cache_key),
+                ],
+            )
+        )
+        curve = t.loss_curve.records()
+        evals = t.eval_curve.records()
+        if curve:
+            series = [
+                Series("train loss", [r["loss"] for r in curve], x=[r["epoch"] for r in curve])
+            ]
+            if evals:
+                series.append(
+                    Series(
+                        "validation loss",
+                        [r["eval_loss"] for r in evals],
+                        x=[r["epoch"] for r in evals],
+                    )
+                )
+            view.figure(
+                "Training loss",
+                lambda: plots.line_chart(
+                    series, key="manifest-loss", xlabel="epoch", ylabel="loss"
+                ),
+            )
+    return view
