@@ -1,0 +1,134 @@
+"""Compare: two runs, every shared metric with its delta and significance; prediction changes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from auditkit.dashboard import ui
+from auditkit.dashboard.compare import (
+    changes_frame,
+    compare_runs,
+    pair_predictions,
+    prediction_changes,
+)
+from auditkit.dashboard.runs import ArtifactError, artifact_path
+
+st.title("Compare two runs")
+runs = [e for e in ui.runs() if e.problem is None]
+if len(runs) < 2:
+    if not ui.runs():
+        ui.no_runs_message()
+    else:
+        st.info("Comparing needs at least two readable runs under this results root.")
+    st.stop()
+
+keys = [e.key for e in runs]
+labels = {e.key: e.label() for e in runs}
+current_key = st.session_state.get(ui.RUN_KEY)
+current_key = current_key if current_key in keys else keys[0]
+# Default baseline: the previous run of the same suite, else the next run in the list.
+same_suite = [
+    e.key for e in runs if e.suite == ui.entry_by_key(current_key).suite and e.key != current_key
+]
+baseline_default = same_suite[0] if same_suite else next(k for k in keys if k != current_key)
+c1, c2 = st.columns(2)
+base_key = c1.selectbox(
+    "Baseline", keys, index=keys.index(baseline_default), format_func=labels.get, key="cmp_base"
+)
+cur_key = c2.selectbox(
+    "Current", keys, index=keys.index(current_key), format_func=labels.get, key="cmp_cur"
+)
+if base_key == cur_key:
+    st.warning("Pick two different runs.")
+    st.stop()
+
+base_entry, cur_entry = ui.entry_by_key(base_key), ui.entry_by_key(cur_key)
+baseline, current = ui.load_entry(base_entry), ui.load_entry(cur_entry)
+if baseline is None or current is None:
+    st.stop()
+
+
+def predictions(entry, results):
+    try:
+        path = artifact_path(entry.path, results, "performance", "predictions")
+    except ArtifactError:
+        return None
+    if path is None or not path.is_file():
+        return None
+    return ui.artifact(entry, results, "performance", "predictions")
+
+
+alpha = 0.05
+pairing = pair_predictions(
+    baseline, current, predictions(base_entry, baseline), predictions(cur_entry, current)
+)
+if pairing.paired:
+    st.success(
+        f"Paired comparison: {pairing.reason}. Accuracy uses the exact McNemar test on "
+        "per-example correctness; macro/weighted F1 a paired bootstrap."
+    )
+else:
+    st.info(
+        f"Not paired: {pairing.reason}. Changes are judged by whether the two runs' confidence "
+        "intervals overlap (overlap → not significant)."
+    )
+
+changes = compare_runs(baseline, current, pairing, alpha=alpha)
+if not changes:
+    st.warning("The two runs share no metric (no audit ran in both).")
+    st.stop()
+frame = changes_frame(changes)
+counts = frame["verdict"].value_counts()
+cols = st.columns(4)
+for col, verdict in zip(cols, ["better", "worse", "not significant", "not tested"], strict=True):
+    col.metric(verdict, int(counts.get(verdict, 0)))
+only_sig = st.checkbox("Only significant changes", key="cmp_sig")
+shown = frame[frame["verdict"].isin(["better", "worse", "changed"])] if only_sig else frame
+
+
+def colour(row):
+    tint = {
+        "better": "background-color: rgba(22,163,74,0.18)",
+        "worse": "background-color: rgba(220,38,38,0.18)",
+    }
+    return [tint.get(row["verdict"], "")] * len(row)
+
+
+st.subheader("Shared metrics")
+st.caption(f"delta = current − baseline; significant at p < {alpha} (paired) or disjoint CIs.")
+st.dataframe(
+    shown.style.apply(colour, axis=1).format(precision=4, na_rep="—"),
+    hide_index=True,
+    width="stretch",
+)
+
+only_a = sorted(set(baseline.audits) - set(current.audits))
+only_b = sorted(set(current.audits) - set(baseline.audits))
+if only_a or only_b:
+    st.caption(
+        "Not compared: "
+        + "; ".join(
+            part
+            for part in (
+                only_a and f"only in baseline: {', '.join(only_a)}",
+                only_b and f"only in current: {', '.join(only_b)}",
+            )
+            if part
+        )
+    )
+
+st.subheader("Per-example prediction changes")
+if not pairing.paired:
+    st.caption("Shown only when both runs scored the same test set.")
+else:
+    pc = prediction_changes(pairing)
+    kinds = sorted(pc["change"].unique())
+    pick = st.multiselect("Change", kinds, key="cmp_change", placeholder="any")
+    view = pc[pc["change"].isin(pick)] if pick else pc
+    n_fixed = int((pc["change"] == "fixed").sum())
+    n_broken = int((pc["change"] == "broken").sum())
+    st.caption(
+        f"{len(pc)} of {len(pairing.frame)} predictions changed: {n_fixed} fixed, "
+        f"{n_broken} broken, {len(pc) - n_fixed - n_broken} changed but still wrong."
+    )
+    st.dataframe(view, hide_index=True, width="stretch")

@@ -1,0 +1,216 @@
+"""Streamlit helpers the dashboard's pages share: the sidebar, cached loading, audit sections.
+
+Loaded runs and artifacts are cached with `st.cache_data`, keyed by the file's path *and* its
+modification time, so a run that is rewritten (results.json is rewritten after every stage)
+is read again, while flipping between pages costs nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from auditkit.dashboard.runs import (
+    ArtifactError,
+    RunEntry,
+    artifact_path,
+    default_root,
+    discover_runs,
+    format_metric,
+    load_artifact,
+    metrics_frame,
+    read_run,
+)
+from auditkit.results import AuditResult, RunResults
+
+RUNS_KEY = "ak_runs"
+RUN_KEY = "ak_run"
+ROOT_KEY = "ak_root"
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _read_run_cached(path: str, mtime: float) -> tuple[RunResults | None, str | None]:
+    del mtime  # part of the cache key only
+    return read_run(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _artifact_cached(path: str, mtime: float):
+    del mtime
+    return load_artifact(Path(path))
+
+
+def cached_read(run_dir: Path, mtime: float) -> tuple[RunResults | None, str | None]:
+    return _read_run_cached(str(run_dir), mtime)
+
+
+def sidebar() -> list[RunEntry]:
+    """The results root and the run picker; stores the runs and the choice in session state."""
+    if ROOT_KEY not in st.session_state:
+        st.session_state[ROOT_KEY] = str(default_root())
+    root = Path(
+        st.sidebar.text_input("Results root", key=ROOT_KEY, help="or $AUDITKIT_REPORTS_DIR")
+    )
+    runs = discover_runs(root, loader=cached_read)
+    st.session_state[RUNS_KEY] = runs
+    if not runs:
+        st.sidebar.warning("No runs here.")
+        return runs
+    keys = [e.key for e in runs]
+    if st.session_state.get(RUN_KEY) not in keys:
+        st.session_state[RUN_KEY] = keys[0]
+    labels = {e.key: e.label() for e in runs}
+    st.sidebar.selectbox("Run", keys, key=RUN_KEY, format_func=labels.__getitem__)
+    st.sidebar.caption(f"{len(runs)} run(s) under `{root}`")
+    return runs
+
+
+def no_runs_message() -> None:
+    root = st.session_state.get(ROOT_KEY, str(default_root()))
+    st.info(
+        f"No runs found under `{root}`. Run an audit suite first, e.g. "
+        "`auditkit run suites/finance_sentiment.yaml`, or point the sidebar's *Results root* "
+        "(or `$AUDITKIT_REPORTS_DIR`) at a folder holding `<suite>/<run-id>/results.json`."
+    )
+
+
+def runs() -> list[RunEntry]:
+    return st.session_state.get(RUNS_KEY) or []
+
+
+def entry_by_key(key: str | None) -> RunEntry | None:
+    return next((e for e in runs() if e.key == key), None)
+
+
+def load_entry(entry: RunEntry) -> RunResults | None:
+    """The run's results, or None after showing why it cannot be read."""
+    results, problem = cached_read(entry.path, entry.mtime)
+    if results is None:
+        st.error(f"Cannot open run `{entry.run_id}`: {problem}")
+    return results
+
+
+def current_run() -> tuple[RunEntry, RunResults]:
+    """The run picked in the sidebar; stops the page with a message when there is none."""
+    entry = entry_by_key(st.session_state.get(RUN_KEY))
+    if entry is None:
+        no_runs_message()
+        st.stop()
+    results = load_entry(entry)
+    if results is None:
+        st.stop()
+    return entry, results
+
+
+def page_header(title: str, entry: RunEntry, results: RunResults) -> None:
+    st.title(title)
+    st.caption(f"{results.suite_name} · run {results.run_id} · {results.manifest.model.id}")
+
+
+def audit_or_notice(results: RunResults, name: str) -> AuditResult | None:
+    """The audit's result; or None after saying it was not run or why it failed."""
+    result = results.audits.get(name)
+    if result is None:
+        st.info(f"The **{name}** audit was not run in this run (add it to the suite's `audits:`).")
+        return None
+    if result.status == "failed":
+        err = result.error
+        st.error(f"The **{name}** audit failed: {err.type}: {err.message}" if err else "failed")
+        if err and err.traceback:
+            with st.expander("traceback"):
+                st.code(err.traceback, language="text")
+        return None
+    for warning in result.warnings:
+        st.warning(warning)
+    return result
+
+
+def artifact(entry: RunEntry, results: RunResults, audit: str, name: str):
+    """A named artifact as a DataFrame; None (with a message) when absent or unreadable."""
+    try:
+        path = artifact_path(entry.path, results, audit, name)
+        if path is None:
+            st.info(f"This run has no `{name}` artifact from the {audit} audit.")
+            return None
+        if not path.is_file():
+            raise ArtifactError(f"`{path.name}` is named in results.json but missing on disk")
+        return _artifact_cached(str(path), path.stat().st_mtime)
+    except ArtifactError as exc:
+        st.warning(f"{audit} artifact `{name}`: {exc}")
+        return None
+
+
+def table(result: AuditResult, name: str, *, title: str | None = None, note: bool = True):
+    """An audit table as a DataFrame, shown under a subheader; None if the audit lacks it."""
+    import pandas as pd
+
+    t = result.tables.get(name)
+    if t is None:
+        if note:
+            st.caption(f"No `{name}` table in this run.")
+        return None
+    frame = pd.DataFrame(t.rows, columns=t.columns)
+    if title:
+        st.subheader(title)
+    if t.description:
+        st.caption(t.description)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    return frame
+
+
+def metric_cards(results: RunResults, audit: str, names: list[str]) -> None:
+    metrics = results.audits[audit].metrics
+    shown = [n for n in names if n in metrics]
+    if not shown:
+        return
+    for col, name in zip(st.columns(len(shown)), shown, strict=True):
+        m = metrics[name]
+        ci = f"95% CI [{format_metric(m.ci_low)}, {format_metric(m.ci_high)}]"
+        col.metric(name, format_metric(m.value), help=ci if m.ci_low is not None else None)
+        if m.ci_low is not None and m.ci_high is not None:
+            col.caption(ci)
+
+
+def generic(results: RunResults, audit: str, *, skip_tables: tuple[str, ...] = ()) -> None:
+    """Every metric (with CIs) and every table of an audit, so new additions always show."""
+    import pandas as pd
+
+    result = results.audits[audit]
+    with st.expander(f"All {audit} metrics and tables", expanded=False):
+        frame = metrics_frame(results, audit)
+        if len(frame):
+            frame.insert(
+                1,
+                "shown",
+                [
+                    format_metric(*r)
+                    for r in frame[["value", "ci_low", "ci_high"]].itertuples(index=False)
+                ],
+            )
+            st.dataframe(frame.drop(columns=["group", "metric"]), hide_index=True, width="stretch")
+        for name, t in result.tables.items():
+            if name in skip_tables:
+                continue
+            st.markdown(f"**{name}**")
+            st.dataframe(pd.DataFrame(t.rows, columns=t.columns), hide_index=True, width="stretch")
+        if result.artifacts:
+            st.caption("artifacts: " + ", ".join(f"{k} → {v}" for k, v in result.artifacts.items()))
+        if result.wall_time_s is not None:
+            st.caption(f"wall time {result.wall_time_s:.1f} s")
+
+
+def html(markup: str) -> None:
+    """Render HTML built by auditkit.dashboard.html (which escapes everything from the data)."""
+    st.markdown(markup, unsafe_allow_html=True)
+
+
+def pick_row(frame, label: str, describe, key: str):
+    """A selectbox over the rows of `frame`; returns the chosen row (a Series) or None."""
+    if frame is None or len(frame) == 0:
+        return None
+    positions = list(range(len(frame)))
+    choice = st.selectbox(
+        label, positions, key=key, format_func=lambda i: describe(frame.iloc[i])[:160]
+    )
+    return frame.iloc[choice if choice is not None else 0]
