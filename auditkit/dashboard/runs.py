@@ -250,8 +250,12 @@ def format_metric(value: float | None, ci_low: float | None = None, ci_high: flo
         return f"{int(value):,}"  # counts (examples, queries, parameters)
     text = _num(value, 4)
     if _finite(ci_low) and _finite(ci_high):
-        text += f" [{_num(ci_low, 3)}, {_num(ci_high, 3)}]"
+        text += " " + format_ci(ci_low, ci_high)
     return text
+
+
+def format_ci(ci_low: float, ci_high: float) -> str:
+    return f"[{_num(ci_low, 3)}, {_num(ci_high, 3)}]"
 
 
 def _finite(value) -> bool:

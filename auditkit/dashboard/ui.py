@@ -17,6 +17,7 @@ from auditkit.dashboard.runs import (
     artifact_path,
     default_root,
     discover_runs,
+    format_ci,
     format_metric,
     load_artifact,
     metrics_frame,
@@ -160,16 +161,17 @@ def table(result: AuditResult, name: str, *, title: str | None = None, note: boo
 
 
 def metric_cards(results: RunResults, audit: str, names: list[str]) -> None:
-    metrics = results.audits[audit].metrics
-    shown = [n for n in names if n in metrics]
+    """A row of st.metric cards, each with its CI (at the audit's confidence) underneath."""
+    result = results.audits[audit]
+    shown = [n for n in names if n in result.metrics]
     if not shown:
         return
+    confidence = result.config.get("confidence", 0.95)
     for col, name in zip(st.columns(len(shown)), shown, strict=True):
-        m = metrics[name]
-        ci = f"95% CI [{format_metric(m.ci_low)}, {format_metric(m.ci_high)}]"
-        col.metric(name, format_metric(m.value), help=ci if m.ci_low is not None else None)
+        m = result.metrics[name]
+        col.metric(name, format_metric(m.value), help=m.description)
         if m.ci_low is not None and m.ci_high is not None:
-            col.caption(ci)
+            col.caption(f"{confidence:.0%} CI {format_ci(m.ci_low, m.ci_high)}")
 
 
 def generic(results: RunResults, audit: str, *, skip_tables: tuple[str, ...] = ()) -> None:
