@@ -392,7 +392,11 @@ def full_root(root: Path) -> Path:
         "20261124-050000-full",
         audits=("performance", "robustness", "fairness", "explanations", "efficiency", "toxicity"),
         started="2026-11-24T05:00:00+00:00",
-        gate={"passed": True, "checks": [{"metric": "performance.accuracy", "verdict": "pass"}]},
+        gate={
+            "passed": True,
+            "baseline": {"run_id": "20261124-040000-part"},
+            "checks": [{"metric": "performance.accuracy", "verdict": "pass", "fails": False}],
+        },
     )
     write_run(
         root,
@@ -402,7 +406,10 @@ def full_root(root: Path) -> Path:
         started="2026-11-24T04:00:00+00:00",
         gate={
             "passed": False,
-            "checks": [{"metric": "performance.accuracy", "verdict": "fail"}],
+            "checks": [
+                {"metric": "performance.accuracy", "verdict": "regressed", "fails": True},
+                {"metric": "performance.ece", "verdict": "inconclusive", "fails": False},
+            ],
         },
     )
     old = root / "finance_sentiment" / "20251001-000000-old"

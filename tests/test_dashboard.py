@@ -65,8 +65,16 @@ def test_gate_label():
     assert gate_label(None) == "—"
     assert gate_label({"checks": []}) == "—"  # no verdict
     assert gate_label({"passed": True, "checks": []}) == "passed"
-    checks = [{"metric": "a", "verdict": "fail"}, {"metric": "b", "verdict": "pass"}]
-    assert gate_label({"passed": False, "checks": checks}) == "failed (1)"
+    checks = [
+        {"metric": "a", "verdict": "regressed", "fails": True},
+        {"metric": "b", "verdict": "inconclusive", "fails": True},  # the policy fails these
+        {"metric": "c", "verdict": "pass", "fails": False},
+    ]
+    assert gate_label({"passed": False, "checks": checks}) == "failed (2)"
+    # a `status` word instead of `passed`, and checks without `fails`
+    legacy = {"status": "regressed", "checks": [{"metric": "a", "verdict": "regressed"}]}
+    assert gate_label(legacy) == "failed (1)"
+    assert gate_label({"status": "weird"}) == "—"
 
 
 def test_format_metric():

@@ -74,7 +74,7 @@ def test_overview_and_performance_on_the_full_run(full, monkeypatch):
     rob = scorecard[scorecard["metric"] == "deepwordbug.attack_success_rate"]
     assert rob["value"].item() == "0.6111 [0.450, 0.750]"
     assert set(scorecard["audit"]) >= {"performance", "robustness", "fairness", "toxicity"}
-    assert "Gate: passed" in _texts(at.success)
+    assert "Gate: passed (against baseline 20261124-040000-part)" in _texts(at.success)
     manifest = at.dataframe[2].value
     assert manifest.loc[manifest["field"] == "test split fingerprint", "value"].item() == "f" * 64
     assert [h.value for h in at.subheader if h.value == "Audit: toxicity"]
@@ -144,6 +144,8 @@ def test_partial_failed_and_old_runs_give_messages_not_tracebacks(full, monkeypa
     assert any("Failed audits: robustness" in w for w in _texts(at.warning))
     assert any("This run failed" in e for e in _texts(at.error))
     assert "Gate: failed (1)" in _texts(at.error)
+    gate = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
+    assert gate["verdict"].tolist() == ["regressed", "inconclusive"]
     _page(at, "robustness")
     assert any("robustness** audit failed" in e and "textfooler" in e for e in _texts(at.error))
     for page in ("fairness", "explanations", "efficiency"):

@@ -105,7 +105,7 @@ def test_streamlit_run_renders_in_headless_chromium(tmp_path):
                 break
         # the page's own content, from the DOM the screenshot was taken of
         assert "Scorecard" in dom and "Manifest" in dom, dom[-2000:]
-        assert "deepwordbug.attack_success_rate" in dom and "Gate: passed" in dom
+        assert "deepwordbug.attack_success_rate" in dom and "Gate: passed (against baseline" in dom
         assert "Traceback" not in dom and "<script>alert" not in dom
         assert size == (1400, 1000)
         assert dark > 0.01, f"main area is blank or still loading ({dark:.4f} dark pixels)"

@@ -26,11 +26,15 @@ keys = [e.key for e in runs]
 labels = {e.key: e.label() for e in runs}
 current_key = st.session_state.get(ui.RUN_KEY)
 current_key = current_key if current_key in keys else keys[0]
-# Default baseline: the previous run of the same suite, else the next run in the list.
-same_suite = [
-    e.key for e in runs if e.suite == ui.entry_by_key(current_key).suite and e.key != current_key
+# Default baseline: the newest older run of the same suite, preferring one on the same test set
+# (so the comparison can be paired), else any other run.
+cur_entry = ui.entry_by_key(current_key)
+older = [e for e in runs if e.suite == cur_entry.suite and e.key != current_key]
+same_test = [
+    e for e in older if e.test_fingerprint and e.test_fingerprint == cur_entry.test_fingerprint
 ]
-baseline_default = same_suite[0] if same_suite else next(k for k in keys if k != current_key)
+pool = same_test or older
+baseline_default = pool[0].key if pool else next(k for k in keys if k != current_key)
 c1, c2 = st.columns(2)
 base_key = c1.selectbox(
     "Baseline", keys, index=keys.index(baseline_default), format_func=labels.get, key="cmp_base"

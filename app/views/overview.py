@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from auditkit.dashboard import ui
+from auditkit.dashboard.runs import gate_passed
 from auditkit.dashboard.scorecard import KNOWN_AUDITS, manifest_rows, scorecard
 
 entry, results = ui.current_run()
@@ -32,13 +33,28 @@ st.dataframe(pd.DataFrame(scorecard(results)), hide_index=True, width="stretch")
 
 st.subheader("Gate")
 gate = entry.gate
+passed = gate_passed(gate)
 if gate is None:
     st.caption("— no gate.json for this run (`auditkit gate` writes one).")
+elif passed is None:
+    st.warning("gate.json is present but says neither `passed` nor a known `status`.")
 else:
-    (st.success if gate.get("passed") else st.error)(f"Gate: {entry.gate_label}")
-    checks = gate.get("checks") or []
+    baseline = gate.get("baseline")
+    against = baseline.get("run_id") if isinstance(baseline, dict) else baseline
+    (st.success if passed else st.error)(
+        f"Gate: {entry.gate_label}" + (f" (against baseline {against})" if against else "")
+    )
+if gate is not None:
+    checks = [c for c in gate.get("checks") or [] if isinstance(c, dict)]
     if checks:
-        st.dataframe(pd.DataFrame(checks), hide_index=True, width="stretch")
+        frame = pd.DataFrame(checks)
+        first = ["metric", "verdict", "fails", "baseline", "current", "delta", "p_value"]
+        first += ["threshold", "reason", "message"]
+        cols = [c for c in first if c in frame.columns]
+        cols += [c for c in frame.columns if c not in cols and c not in {"thresholds"}]
+        st.dataframe(frame[cols].astype(str), hide_index=True, width="stretch")
+    for warning in gate.get("warnings") or []:
+        st.caption(f"gate: {warning}")
 
 st.subheader("Manifest")
 left, right = st.columns([3, 2])

@@ -62,19 +62,38 @@ class RunEntry:
         return f"{self.suite} · {self.run_id} · {model} · {date} · gate {self.gate_label}"
 
 
+def gate_passed(gate: dict[str, Any] | None) -> bool | None:
+    """The gate's overall verdict: `passed` (auditkit gate), else a `status` word; else None."""
+    if not gate:
+        return None
+    if isinstance(gate.get("passed"), bool):
+        return gate["passed"]
+    status = str(gate.get("status", "")).lower()
+    if status in {"pass", "passed", "ok", "improved"}:
+        return True
+    if status in {"fail", "failed", "regressed", "regression"}:
+        return False
+    return None
+
+
 def gate_label(gate: dict[str, Any] | None) -> str:
-    """`passed`, `failed (n)` or `—` when no gate.json was written for the run."""
-    if not gate or not isinstance(gate.get("passed"), bool):
+    """`passed`, `failed (n failing checks)` or `—` when there is no (readable) gate.json."""
+    passed = gate_passed(gate)
+    if passed is None:
         return "—"
-    if gate["passed"]:
+    if passed:
         return "passed"
-    failed = [c for c in gate.get("checks") or [] if _failed(c)]
+    checks = gate.get("checks") if isinstance(gate.get("checks"), list) else []
+    failed = [c for c in checks if _failed(c)]
     return f"failed ({len(failed)})" if failed else "failed"
 
 
 def _failed(check: Any) -> bool:
-    verdict = str(check.get("verdict", "")).lower() if isinstance(check, dict) else ""
-    return verdict in {"fail", "failed", "regression", "regressed"}
+    if not isinstance(check, dict):
+        return False
+    if isinstance(check.get("fails"), bool):  # auditkit gate says which checks fail the gate
+        return check["fails"]
+    return str(check.get("verdict", "")).lower() in {"fail", "failed", "regressed", "regression"}
 
 
 def read_gate(run_dir: Path) -> dict[str, Any] | None:
