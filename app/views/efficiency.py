@@ -33,7 +33,7 @@ if lat is not None:
         .mark_line(point=True)
         .encode(
             x=alt.X("batch_size:Q", scale=alt.Scale(type="log", base=2), title="batch size"),
-            y=alt.Y("ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log)"),
+            y=alt.Y("ms:Q", scale=alt.Scale(type="log", nice=False), title="latency (ms, log)"),
             color="variant:N",
             strokeDash="percentile:N",
             tooltip=["variant", "batch_size", "percentile", "ms"],

@@ -7,7 +7,7 @@ import streamlit as st
 
 from auditkit.dashboard import ui
 from auditkit.dashboard.html import esc, labelled, token_highlight
-from auditkit.dashboard.runs import format_metric, metrics_frame
+from auditkit.dashboard.runs import metrics_frame
 
 entry, results = ui.current_run()
 ui.page_header("Explanations", entry, results)
@@ -24,23 +24,19 @@ if len(per_method):
         "(higher is more faithful); sufficiency: how much it drops when only they are kept "
         "(lower is better); *_vs_random: the gain over a random ranking."
     )
-    shown = per_method.assign(
-        cell=[
-            format_metric(v, lo, hi)
-            for v, lo, hi in per_method[["value", "ci_low", "ci_high"]].itertuples(index=False)
-        ]
-    )
-    pivot = shown.pivot(index="group", columns="metric", values="cell").reset_index()
-    st.dataframe(pivot.rename(columns={"group": "method"}), hide_index=True, width="stretch")
+    st.dataframe(ui.metric_pivot(per_method, "method"), hide_index=True, width="stretch")
+    chart = per_method[per_method["metric"].isin(["comprehensiveness", "sufficiency"])]
+    if len(chart):
+        st.altair_chart(
+            ui.ci_chart(
+                chart, value="value", low="ci_low", high="ci_high", row="group", color="metric"
+            ),
+            width="stretch",
+        )
 
 faith = result.tables.get("faithfulness")
 if faith is not None:
     f = pd.DataFrame(faith.rows, columns=faith.columns)
-    aopc = f[f["k"].astype(str) == "aopc"]
-    if len(aopc):
-        st.bar_chart(
-            aopc.set_index("method")[["comprehensiveness", "sufficiency"]], stack=False, height=240
-        )
     with st.expander("faithfulness by k"):
         st.dataframe(f, hide_index=True, width="stretch")
 ui.table(result, "convergence", title="Integrated-gradients convergence", note=False)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from auditkit.dashboard import ui
 from auditkit.dashboard.html import esc, labelled, word_diff
-from auditkit.dashboard.runs import format_metric, metrics_frame
+from auditkit.dashboard.runs import metrics_frame
 
 entry, results = ui.current_run()
 ui.page_header("Fairness", entry, results)
@@ -20,26 +19,7 @@ metrics = metrics_frame(results, "fairness")
 per_attr = metrics[(metrics["group"] != "") & ~metrics["group"].str.startswith("mitigation")]
 if len(per_attr):
     st.subheader("Per attribute")
-    shown = per_attr.assign(
-        cell=[
-            format_metric(v, lo, hi)
-            for v, lo, hi in per_attr[["value", "ci_low", "ci_high"]].itertuples(index=False)
-        ]
-    )
-    pivot = shown.pivot(index="group", columns="metric", values="cell").reset_index()
-    st.dataframe(pivot.rename(columns={"group": "attribute"}), hide_index=True, width="stretch")
-
-
-def ci_chart(frame: pd.DataFrame, y: str, low: str, high: str, x: str, color: str | None = None):
-    """Points with CI whiskers, one panel row per attribute."""
-    base = alt.Chart(frame).encode(y=alt.Y(f"{x}:N", title=None))
-    point = base.mark_point(filled=True, size=80).encode(
-        x=alt.X(f"{y}:Q", scale=alt.Scale(zero=False)),
-        tooltip=[x, y, low, high],
-        **({"color": f"{color}:N"} if color else {}),
-    )
-    rule = base.mark_rule().encode(x=f"{low}:Q", x2=f"{high}:Q")
-    return (rule + point).properties(height=max(60, 28 * frame[x].nunique()))
+    st.dataframe(ui.metric_pivot(per_attr, "attribute"), hide_index=True, width="stretch")
 
 
 gm = result.tables.get("group_metrics")
@@ -51,7 +31,9 @@ if gm is not None:
         for attribute, part in groups.groupby("attribute", sort=False):
             st.markdown(f"**{esc(attribute)}**")
             st.altair_chart(
-                ci_chart(part, which, f"{which}_ci_low", f"{which}_ci_high", "group"),
+                ui.ci_chart(
+                    part, value=which, low=f"{which}_ci_low", high=f"{which}_ci_high", row="group"
+                ),
                 width="stretch",
             )
     st.dataframe(groups, hide_index=True, width="stretch")
@@ -68,7 +50,10 @@ if flip_rates is not None:
         + fr["group_b"].astype(str)
     )
     if {"ci_low", "ci_high"} <= set(fr.columns):
-        st.altair_chart(ci_chart(fr, "flip_rate", "ci_low", "ci_high", "pair"), width="stretch")
+        st.altair_chart(
+            ui.ci_chart(fr, value="flip_rate", low="ci_low", high="ci_high", row="pair"),
+            width="stretch",
+        )
     st.dataframe(fr.drop(columns=["pair"]), hide_index=True, width="stretch")
 
 ui.table(result, "parity", title="Parity per class", note=False)

@@ -36,7 +36,7 @@ if cm is not None:
         tooltip=["gold", "predicted", "count"],
     )
     text = base.mark_text(fontSize=14).encode(text="count:Q")
-    left.altair_chart(heat + text, width="stretch")
+    left.altair_chart((heat + text).properties(height=60 * len(order) + 40), width="stretch")
     left.dataframe(frame, hide_index=True, width="stretch")
 with right:
     per_class = ui.table(result, "per_class", title="Per class")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from auditkit.dashboard import ui
 from auditkit.dashboard.html import esc, labelled, word_diff
-from auditkit.dashboard.runs import format_metric, metrics_frame
+from auditkit.dashboard.runs import metrics_frame
 
 entry, results = ui.current_run()
 ui.page_header("Robustness", entry, results)
@@ -20,23 +20,21 @@ recipes = metrics[~metrics["group"].str.startswith(("invariance", "adversarial_t
 recipes = recipes[recipes["group"] != ""]
 if len(recipes):
     st.subheader("Per recipe")
-    shown = recipes.assign(
-        cell=[
-            format_metric(v, lo, hi)
-            for v, lo, hi in recipes[["value", "ci_low", "ci_high"]].itertuples(index=False)
-        ]
-    )
-    pivot = shown.pivot(index="group", columns="metric", values="cell").reset_index()
-    pivot = pivot.rename(columns={"group": "recipe"})
+    pivot = ui.metric_pivot(recipes, "recipe")
     order = ["recipe", "clean_accuracy", "accuracy_under_attack", "attack_success_rate"]
     order += ["perturbed_word_share", "avg_queries", "valid_attack_share"]
     order += ["accuracy_under_valid_attack", "n_examples"]
     cols = [c for c in order if c in pivot.columns] + [c for c in pivot.columns if c not in order]
     st.dataframe(pivot[cols], hide_index=True, width="stretch")
-    bars = recipes[recipes["metric"].isin(["clean_accuracy", "accuracy_under_attack"])]
-    if len(bars):
-        chart = bars.pivot(index="group", columns="metric", values="value")
-        st.bar_chart(chart, stack=False, height=240)
+    headline = ["clean_accuracy", "accuracy_under_attack", "attack_success_rate"]
+    chart = recipes[recipes["metric"].isin(headline)]
+    if len(chart):
+        st.altair_chart(
+            ui.ci_chart(
+                chart, value="value", low="ci_low", high="ci_high", row="group", color="metric"
+            ),
+            width="stretch",
+        )
 
 ui.table(result, "attacks", title="Attacks", note=False)
 ui.table(result, "per_class_success", title="Attack success per class", note=False)

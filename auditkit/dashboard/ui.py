@@ -202,6 +202,38 @@ def generic(results: RunResults, audit: str, *, skip_tables: tuple[str, ...] = (
             st.caption(f"wall time {result.wall_time_s:.1f} s")
 
 
+def ci_chart(frame, *, value: str, low: str, high: str, row: str, color: str | None = None):
+    """Points with CI whiskers, one row per `row` value (and one colour per `color`, offset)."""
+    import altair as alt
+
+    data = frame.dropna(subset=[value])
+    enc = {"y": alt.Y(f"{row}:N", title=None, sort=None)}
+    if color:
+        enc |= {"color": alt.Color(f"{color}:N", title=None), "yOffset": f"{color}:N"}
+    base = alt.Chart(data).encode(**enc)
+    tips = [c for c in (row, color, value, low, high) if c]
+    point = base.mark_point(filled=True, size=90).encode(
+        x=alt.X(f"{value}:Q", title=None, scale=alt.Scale(zero=False)), tooltip=tips
+    )
+    rule = base.mark_rule(strokeWidth=2).encode(x=f"{low}:Q", x2=f"{high}:Q")
+    # A discrete y axis sized per band (vega-lite's `step`), so rows never squeeze together.
+    return (rule + point).properties(height=alt.Step(20 if color else 34))
+
+
+def metric_pivot(frame, index_name: str):
+    """metrics_frame rows -> one row per group, one `value [CI]` column per metric leaf."""
+    shown = frame.assign(
+        cell=[
+            format_metric(v, lo, hi)
+            for v, lo, hi in frame[["value", "ci_low", "ci_high"]].itertuples(index=False)
+        ]
+    )
+    pivot = shown.pivot(index="group", columns="metric", values="cell")
+    pivot = pivot.reindex(list(dict.fromkeys(frame["group"])))  # groups in the audit's order
+    pivot.columns.name = None
+    return pivot.fillna("—").reset_index().rename(columns={"group": index_name})
+
+
 def html(markup: str) -> None:
     """Render HTML built by auditkit.dashboard.html (which escapes everything from the data)."""
     st.markdown(markup, unsafe_allow_html=True)
