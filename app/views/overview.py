@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -72,7 +73,16 @@ right.dataframe(packages, hide_index=True, width="stretch")
 if results.stages:
     st.subheader("Stages")
     stages = pd.DataFrame([s.model_dump() for s in results.stages]).dropna(axis=1, how="all")
-    st.bar_chart(stages, x="name", y="wall_time_s", horizontal=True, height=220)
+    st.altair_chart(
+        alt.Chart(stages)
+        .mark_bar()
+        .encode(
+            y=alt.Y("name:N", sort=None, title=None),
+            x=alt.X("wall_time_s:Q", title="wall time (s)"),
+            tooltip=list(stages.columns),
+        ),
+        width="stretch",
+    )
     st.dataframe(stages, hide_index=True, width="stretch")
 
 if results.data is not None:
