@@ -5,13 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from auditkit.dashboard import ui
-from auditkit.dashboard.compare import (
-    changes_frame,
-    compare_runs,
-    pair_predictions,
-    prediction_changes,
-)
-from auditkit.dashboard.runs import ArtifactError, artifact_path
 
 st.title("Compare two runs")
 runs = [e for e in ui.runs() if e.problem is None]
@@ -47,25 +40,10 @@ if base_key == cur_key:
     st.stop()
 
 base_entry, cur_entry = ui.entry_by_key(base_key), ui.entry_by_key(cur_key)
-baseline, current = ui.load_entry(base_entry), ui.load_entry(cur_entry)
-if baseline is None or current is None:
+if ui.load_entry(base_entry) is None or ui.load_entry(cur_entry) is None:
     st.stop()
-
-
-def predictions(entry, results):
-    try:
-        path = artifact_path(entry.path, results, "performance", "predictions")
-    except ArtifactError:
-        return None
-    if path is None or not path.is_file():
-        return None
-    return ui.artifact(entry, results, "performance", "predictions")
-
-
 alpha = 0.05
-pairing = pair_predictions(
-    baseline, current, predictions(base_entry, baseline), predictions(cur_entry, current)
-)
+pairing, frame, pc = ui.compare_cached(base_entry, cur_entry, alpha)
 if pairing.paired:
     st.success(
         f"Paired comparison: {pairing.reason}. Accuracy uses the exact McNemar test on "
@@ -77,11 +55,9 @@ else:
         "intervals overlap (overlap → not significant)."
     )
 
-changes = compare_runs(baseline, current, pairing, alpha=alpha)
-if not changes:
+if frame.empty:
     st.warning("The two runs share no metric (no audit ran in both).")
     st.stop()
-frame = changes_frame(changes)
 counts = frame["verdict"].value_counts()
 cols = st.columns(4)
 for col, verdict in zip(cols, ["better", "worse", "not significant", "not tested"], strict=True):
@@ -106,8 +82,8 @@ st.dataframe(
     width="stretch",
 )
 
-only_a = sorted(set(baseline.audits) - set(current.audits))
-only_b = sorted(set(current.audits) - set(baseline.audits))
+only_a = sorted(set(base_entry.audits) - set(cur_entry.audits))
+only_b = sorted(set(cur_entry.audits) - set(base_entry.audits))
 if only_a or only_b:
     st.caption(
         "Not compared: "
@@ -125,14 +101,13 @@ st.subheader("Per-example prediction changes")
 if not pairing.paired:
     st.caption("Shown only when both runs scored the same test set.")
 else:
-    pc = prediction_changes(pairing)
     kinds = sorted(pc["change"].unique())
     pick = st.multiselect("Change", kinds, key="cmp_change", placeholder="any")
     view = pc[pc["change"].isin(pick)] if pick else pc
     n_fixed = int((pc["change"] == "fixed").sum())
     n_broken = int((pc["change"] == "broken").sum())
     st.caption(
-        f"{len(pc)} of {len(pairing.frame)} predictions changed: {n_fixed} fixed, "
+        f"{len(pc)} of {pairing.n} predictions changed: {n_fixed} fixed, "
         f"{n_broken} broken, {len(pc) - n_fixed - n_broken} changed but still wrong."
     )
     st.dataframe(view, hide_index=True, width="stretch")

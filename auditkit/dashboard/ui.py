@@ -8,6 +8,7 @@ is read again, while flipping between pages costs nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import streamlit as st
 
@@ -232,6 +233,38 @@ def metric_pivot(frame, index_name: str):
     pivot = pivot.reindex(list(dict.fromkeys(frame["group"])))  # groups in the audit's order
     pivot.columns.name = None
     return pivot.fillna("—").reset_index().rename(columns={"group": index_name})
+
+
+@st.cache_data(show_spinner="Comparing the runs…", max_entries=32)
+def _compare(base: str, base_mtime: float, cur: str, cur_mtime: float, alpha: float):
+    from auditkit.dashboard.compare import (
+        changes_frame,
+        compare_runs,
+        pair_predictions,
+        prediction_changes,
+    )
+
+    runs = [read_run(Path(base))[0], read_run(Path(cur))[0]]
+    preds = []
+    for results, folder in zip(runs, (base, cur), strict=True):
+        try:
+            path = artifact_path(Path(folder), results, "performance", "predictions")
+            preds.append(load_artifact(path) if path is not None else None)
+        except ArtifactError:
+            preds.append(None)
+    pairing = pair_predictions(runs[0], runs[1], *preds)
+    changes = changes_frame(compare_runs(runs[0], runs[1], pairing, alpha=alpha))
+    n = len(pairing.frame) if pairing.paired else None
+    summary = SimpleNamespace(paired=pairing.paired, reason=pairing.reason, n=n)
+    return summary, changes, prediction_changes(pairing)
+
+
+def compare_cached(baseline: RunEntry, current: RunEntry, alpha: float):
+    """(pairing summary, metric changes, prediction changes), cached per pair of run files.
+
+    The paired bootstrap is the one slow step; caching it keeps the page's filters instant.
+    """
+    return _compare(baseline.key, baseline.mtime, current.key, current.mtime, alpha)
 
 
 def html(markup: str) -> None:
