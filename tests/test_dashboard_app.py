@@ -47,8 +47,8 @@ def _texts(elements) -> list[str]:
 
 
 def _no_raw_script(at: AppTest) -> list[str]:
-    """Every markdown element (the only place the app writes raw HTML) is free of <script>."""
-    bodies = _texts(at.markdown)
+    """Every HTML and markdown body the app wrote is free of a raw <script>; returns them."""
+    bodies = _texts(at.html) + _texts(at.markdown)
     assert not [b for b in bodies if "<script" in b.lower()]
     return bodies
 

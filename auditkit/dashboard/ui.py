@@ -268,8 +268,12 @@ def compare_cached(baseline: RunEntry, current: RunEntry, alpha: float):
 
 
 def html(markup: str) -> None:
-    """Render HTML built by auditkit.dashboard.html (which escapes everything from the data)."""
-    st.markdown(markup, unsafe_allow_html=True)
+    """Render HTML built by auditkit.dashboard.html (which escapes everything from the data).
+
+    `st.html`, not `st.markdown(unsafe_allow_html=True)`: markdown would still read `*`, `_`
+    or `$...$` (LaTeX) inside the data's text and reformat it.
+    """
+    st.html(markup)
 
 
 def pick_row(frame, label: str, describe, key: str):
