@@ -188,6 +188,20 @@ def robustness(run_dir: Path) -> AuditResult:
         },
     ]
     r.artifacts["attacks"] = _jsonl(run_dir / "robustness_attacks.jsonl", rows)
+    flips = [
+        {
+            "perturbation": "typo",
+            "idx": 9,
+            "original": "orders were flat <b>unchanged</b>",
+            "perturbed": "ordres were flat <b>unchanged</b>",
+            "label_name": "neutral",
+            "pred_before": "neutral",
+            "pred_after": "negative",
+            "proba_before": [0.1, 0.8, 0.1],
+            "proba_after": [0.6, 0.3, 0.1],
+        }
+    ]
+    r.artifacts["invariance_flips"] = _jsonl(run_dir / "robustness_invariance_flips.jsonl", flips)
     return r
 
 
@@ -271,6 +285,14 @@ def explanations(run_dir: Path) -> AuditResult:
         },
         {**common, "method": "occlusion", "scores": [0.05, 0.7, 0.0, -0.1], "delta": None},
     ]
+    pair = {"pair_id": 1, "target": "positive", "probability": 0.6, "label_name": "positive"}
+    pair |= {"method": "integrated_gradients", "delta": 0.02, "steps": 20}
+    rows += [
+        {**pair, "idx": 2, "kind": "adversarial_original", "text": "sales rose",
+         "words": ["sales", "rose"], "scores": [0.1, 0.8], "pred_name": "positive"},
+        {**pair, "idx": 2, "kind": "adversarial_perturbed", "text": "sales r0se",
+         "words": ["sales", "r0se"], "scores": [0.3, -0.2], "pred_name": "negative"},
+    ]  # fmt: skip
     r.artifacts["attributions"] = _jsonl(run_dir / "attributions.jsonl", rows)
     return r
 

@@ -109,6 +109,8 @@ def test_audit_pages_on_the_full_run_escape_what_they_render(full, monkeypatch):
     assert ">fell</del>" in diff and ">fe1l</ins>" in diff
     assert any("negative → positive" in b for b in bodies)
     assert "1 of 2 attacked examples match" in _texts(at.caption)  # default: succeeded only
+    flip = next(b for b in bodies if "ordres" in b)  # the invariance-flip browser
+    assert "&lt;b&gt;unchanged&lt;/b&gt;" in flip and ">orders</del>" in flip
     at.multiselect(key="rob_outcome").set_value(["failed"]).run()
     assert "1 of 2 attacked examples match" in _texts(at.caption)
     assert any("outcome **failed**" in b for b in _no_raw_script(at))
@@ -130,6 +132,11 @@ def test_audit_pages_on_the_full_run_escape_what_they_render(full, monkeypatch):
     at.radio(key="exp_method").set_value("occlusion").run()
     tokens = next(b for b in _no_raw_script(at) if "ak-tokens" in b)
     assert 'title="+0.7000"' in tokens and 'title="+0.9000"' not in tokens
+    # an adversarial original shows its perturbed partner's attributions under it
+    at.multiselect(key="exp_kind").set_value(["adversarial_original"]).run()
+    tokens = [b for b in _no_raw_script(at) if "ak-tokens" in b]
+    assert len(tokens) == 2 and ">rose<" in tokens[0] and ">r0se<" in tokens[1]
+    assert "predicted &#x27;negative&#x27;" in tokens[1]
 
     _page(at, "efficiency")
     latency = at.dataframe[0].value
