@@ -188,7 +188,7 @@ def changes_frame(changes: list[MetricChange]):
     """The compare table as a DataFrame, in the order the metrics appear."""
     import pandas as pd
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         [
             {
                 "metric": c.path,
@@ -215,3 +215,6 @@ def changes_frame(changes: list[MetricChange]):
             "test",
         ],
     )
+    numeric = ["baseline", "current", "delta", "p_value", "delta_ci_low", "delta_ci_high"]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")  # None -> NaN
+    return frame
