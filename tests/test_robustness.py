@@ -161,3 +161,36 @@ def test_audit_end_to_end_on_a_tiny_model(toy_suite, tmp_path):
     assert set(inv_rows) == {"typos", "casing", "punctuation"}
     assert inv_rows["punctuation"][2] > 0  # changed sentences
     assert 0 <= m["invariance.typos.flip_rate"].value <= 1
+
+
+@pytest.mark.slow
+def test_adversarial_training_raises_accuracy_under_attack(toy_suite, tmp_path):
+    from auditkit.runner import run_suite
+    from auditkit.suite import load_suite
+
+    audits = """  robustness:
+    recipes: [deepwordbug]
+    sample_size: 40
+    bootstrap: 200
+    invariance: {enabled: false}
+    adversarial_training: {enabled: true, recipe: deepwordbug, train_examples: 200}
+"""
+    results, run_dir = run_suite(load_suite(toy_suite(audits=audits)), out_dir=tmp_path / "r")
+    res = results.audits["robustness"]
+    assert res.status == "ok", res.error
+    m = res.metrics
+    before = m["deepwordbug.accuracy_under_attack"].value
+    after = m["adversarial_training.deepwordbug.accuracy_under_attack"].value
+    assert after > before + 0.1, (before, after)
+    assert m["adversarial_training.n_train_examples"].value > 20
+    assert m["adversarial_training.test_accuracy"].value > 0.8  # clean accuracy kept
+    table = res.tables["adversarial_training"].records()
+    assert {r["metric"] for r in table} == {
+        "clean_accuracy", "accuracy_under_attack", "attack_success_rate"
+    }  # fmt: skip
+    rows = [json.loads(x) for x in (run_dir / res.artifacts["attacks"]).read_text().splitlines()]
+    assert {r["phase"] for r in rows} == {"before", "after"}
+    # the held-out sample is the same before and after, and never trained on
+    assert [r["idx"] for r in rows if r["phase"] == "before"] == [
+        r["idx"] for r in rows if r["phase"] == "after"
+    ]
