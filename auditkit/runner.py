@@ -164,14 +164,24 @@ def run_suite(
         if writer:
             save_results(results, run_dir)
 
+    from auditkit.audits.efficiency.energy import StageMeter
+
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
         start = time.perf_counter()
+        meter = StageMeter(str(dev))  # measured (NVML/RAPL) or estimated; never raises
         try:
             yield
         finally:
+            joules, method, detail = meter.stop()
             results.stages.append(
-                Stage(name=name, wall_time_s=round(time.perf_counter() - start, 3))
+                Stage(
+                    name=name,
+                    wall_time_s=round(time.perf_counter() - start, 3),
+                    energy_j=joules,
+                    energy_method=method,
+                    detail=detail,
+                )
             )
             save()
 
