@@ -313,3 +313,18 @@ def test_cuda_path_measures_with_nvml_and_reports_peak_share(toy_suite, tmp_path
     if known:  # a GPU in the peak table: the share is a fraction of the datasheet peak
         assert 0 < m["peak_share"].value < 1
     assert {r["variant"] for r in roof} == {"fp32", "bf16"}
+
+
+def test_variant_copies_of_a_mean_pooled_model_pool_their_own_mask(tiny_bert):
+    from auditkit.audits.efficiency.variants import _copy_module, _handle_like, build_variant
+    from auditkit.models import ModelSource, load_handle
+
+    source = ModelSource("local", str(tiny_bert), str(tiny_bert))
+    handle = load_handle(source, ["a", "b", "c"], device="cpu", pooling="mean")
+    texts = ["profit rose", "the company said its quarterly sales in europe fell sharply"] * 3
+    reference = handle.predict_proba(texts, batch_size=2)
+    copy = _handle_like(handle, _copy_module(handle))
+    np.testing.assert_allclose(copy.predict_proba(texts, batch_size=2), reference, atol=1e-6)
+    int8 = build_variant("int8_dynamic", handle)
+    assert int8.available, int8.note
+    assert np.abs(int8.handle.predict_proba(texts, batch_size=2) - reference).max() < 0.05
