@@ -168,16 +168,17 @@ def run_suite(
 
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
-        start = time.perf_counter()
         meter = StageMeter(str(dev))  # measured (NVML/RAPL) or estimated; never raises
+        start = time.perf_counter()
         try:
             yield
         finally:
+            wall = time.perf_counter() - start
             joules, method, detail = meter.stop()
             results.stages.append(
                 Stage(
                     name=name,
-                    wall_time_s=round(time.perf_counter() - start, 3),
+                    wall_time_s=round(wall, 3),
                     energy_j=joules,
                     energy_method=method,
                     detail=detail,

@@ -328,6 +328,8 @@ class StageMeter:
     def __init__(self, device: str) -> None:
         try:
             self._meter: EnergyMeter | None = choose_meter(device, cheap=True)[0]
+            if isinstance(self._meter, CpuTimeMeter):
+                cpu_power_model()  # the one-off CPU lookup (~1 s) happens outside the stage
             self._meter.start()
         except Exception as exc:  # energy is a nice-to-have; a stage must never fail over it
             log.debug("stage energy meter unavailable: %s", exc)
