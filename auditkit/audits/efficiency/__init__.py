@@ -119,8 +119,10 @@ class EfficiencyAudit(Audit):
         y = np.asarray(ctx.data.test["label"], dtype=np.int64)
         if not texts:
             raise AuditkitError("efficiency: the test split is empty", hint="check data.test_size")
+        E.carbon_intensity(cfg.country_iso_code)  # an unknown country fails before the timing
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
         with fixed_threads(cfg.threads) as threads:
+            result.config["threads_used"] = threads
             measured = _measure_variants(ctx, cfg, texts, y, result)
             energy_rows, co2_per_1k = _energy(ctx, cfg, texts, result)
         _fill(ctx, cfg, measured, energy_rows, threads, len(texts), result)
