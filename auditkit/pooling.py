@@ -56,6 +56,15 @@ class MaskedMeanPooler(nn.Module):
         return self.activation(self.dense(mean))
 
 
+def _capture_mask(module: nn.Module, args: tuple, kwargs: dict) -> None:
+    # Looks the pooler up on the module it is called for (not a closure over one pooler), so a
+    # copy.deepcopy of the model (the efficiency audit's variants) sets its own pooler's mask.
+    mask = kwargs.get("attention_mask")
+    if mask is None and len(args) > 1:
+        mask = args[1]  # BertModel.forward(input_ids, attention_mask, ...)
+    module.pooler.mask = mask
+
+
 def supports_mean_pooling(model: Any) -> bool:
     pooler = getattr(model.base_model, "pooler", None)
     return pooler is not None and hasattr(pooler, "dense") and hasattr(pooler, "activation")
@@ -74,11 +83,5 @@ def apply_mean_pooling(model: Any) -> None:
     pooler = MaskedMeanPooler(base.pooler)
     base.pooler = pooler
 
-    def capture_mask(module: nn.Module, args: tuple, kwargs: dict) -> None:
-        mask = kwargs.get("attention_mask")
-        if mask is None and len(args) > 1:
-            mask = args[1]  # BertModel.forward(input_ids, attention_mask, ...)
-        pooler.mask = mask
-
-    base.register_forward_pre_hook(capture_mask, with_kwargs=True)
+    base.register_forward_pre_hook(_capture_mask, with_kwargs=True)
     setattr(model.config, POOLING_ATTR, "mean")

@@ -82,3 +82,4 @@ def _import(path: str):
 AUDITS: Registry = Registry("audit", base="auditkit.audits.base:Audit")
 AUDITS.register("performance", "auditkit.audits.performance:PerformanceAudit")
 AUDITS.register("robustness", "auditkit.audits.robustness:RobustnessAudit")
+AUDITS.register("efficiency", "auditkit.audits.efficiency:EfficiencyAudit")

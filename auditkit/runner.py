@@ -164,14 +164,25 @@ def run_suite(
         if writer:
             save_results(results, run_dir)
 
+    from auditkit.audits.efficiency.energy import StageMeter
+
     @contextlib.contextmanager
     def stage(name: str) -> Iterator[None]:
+        meter = StageMeter(str(dev))  # measured (NVML/RAPL) or estimated; never raises
         start = time.perf_counter()
         try:
             yield
         finally:
+            wall = time.perf_counter() - start
+            joules, method, detail = meter.stop()
             results.stages.append(
-                Stage(name=name, wall_time_s=round(time.perf_counter() - start, 3))
+                Stage(
+                    name=name,
+                    wall_time_s=round(wall, 3),
+                    energy_j=joules,
+                    energy_method=method,
+                    detail=detail,
+                )
             )
             save()
 

@@ -79,3 +79,10 @@ def test_default_suite_end_to_end(tmp_path):
     assert perf.metrics["accuracy"].ci_low > perf.metrics["majority_baseline_accuracy"].value
     assert perf.metrics["macro_f1"].value >= 0.75
     assert results.manifest.model.source == "packaged"
+    eff = results.audits["efficiency"]
+    assert eff.status == "ok", eff.error
+    trade = eff.tables["tradeoffs"].records()
+    assert {r["variant"] for r in trade if r["available"]} >= {"fp32", "int8_dynamic"}
+    assert abs(eff.metrics["int8_dynamic.accuracy_delta"].value) <= 0.05
+    train = next(s for s in results.stages if s.name == "train")
+    assert train.energy_j > 0 and train.energy_method in ("measured", "estimated")
