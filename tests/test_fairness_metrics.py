@@ -135,3 +135,29 @@ def test_counterfactual_clusters_resample_whole_probes():
     np.testing.assert_allclose(gr.accuracy, [1.0, 0.5])
     # group a predicts class 1 in 3/6 probes, group b in 2/6
     assert gr.dp_difference[1] == pytest.approx(1 / 6)
+
+
+def test_threshold_optimizer_narrows_the_parity_gap_on_held_out_probes():
+    from auditkit.audits.fairness.config import ThresholdSpec
+    from auditkit.audits.fairness.postprocess import threshold_optimizer_rows
+    from auditkit.audits.fairness.probes import Probe, ProbeSet
+
+    rng = np.random.default_rng(0)
+    n = 200
+    labels = rng.integers(0, 2, n)
+    base = np.clip(0.25 + 0.5 * labels + rng.normal(0, 0.15, n), 0, 1)
+    p_pos = np.stack([np.clip(base + 0.3, 0, 1), base], axis=1)  # group a is scored higher
+    probs = np.stack([1 - p_pos, p_pos], axis=-1)  # (n, 2 groups, 2 classes)
+    probes = [Probe("g", i, "test", i, int(labels[i]), {"a": "x", "b": "y"}) for i in range(n)]
+    spec = ThresholdSpec(positive_class="positive", attribute="g")
+    rows, metrics = threshold_optimizer_rows(
+        ProbeSet("g", ["a", "b"], probes), probs, spec, ["negative", "positive"], seed=0
+    )
+    table = {r[2]: r for r in rows}
+    before, after = table["demographic_parity_difference"][3:5]
+    assert before > 0.15 and after < before / 2, (before, after)
+    assert metrics["threshold_optimizer.g.demographic_parity_difference"].value == after
+    assert set(table) == {
+        "demographic_parity_difference", "equalized_odds_difference",
+        "counterfactual_flip_rate", "accuracy",
+    }  # fmt: skip

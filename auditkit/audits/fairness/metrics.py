@@ -14,6 +14,7 @@ routes give the same point values.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -176,15 +177,24 @@ def group_report(
     boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
     ci: dict[str, tuple[float, float]] = {}
     m = len(clusters)
-    if m:
-        for gi, name in enumerate(groups):
-            for key in ("accuracy", "macro_f1"):
-                ci[f"{key}.{name}"] = M.bootstrap(stat(key, col=gi), m, **boot)[:2]
-        ci["demographic_parity_difference"] = M.bootstrap(
-            stat("dp_difference", _nanmax), m, **boot
-        )[:2]
-        ci["demographic_parity_ratio"] = M.bootstrap(stat("dp_ratio", _nanmin), m, **boot)[:2]
-        ci["equalized_odds_difference"] = M.bootstrap(stat("eo_difference", _nanmax), m, **boot)[:2]
+
+    def interval(point: float, statistic) -> tuple[float, float]:
+        # An undefined point (a group with no gold example of a class) gets no interval.
+        # Resamples that drop a group are undefined too and are left out of the percentiles.
+        if not m or not np.isfinite(point):
+            return (float("nan"), float("nan"))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            return M.bootstrap(statistic, m, **boot)[:2]
+
+    for gi, name in enumerate(groups):
+        for key in ("accuracy", "macro_f1"):
+            ci[f"{key}.{name}"] = interval(float(by[key].iloc[gi]), stat(key, col=gi))
+    ci["demographic_parity_difference"] = interval(
+        headline(dp_diff, "max"), stat("dp_difference", _nanmax)
+    )
+    ci["demographic_parity_ratio"] = interval(headline(dp_ratio, "min"), stat("dp_ratio", _nanmin))
+    ci["equalized_odds_difference"] = interval(headline(eo, "max"), stat("eo_difference", _nanmax))
     return GroupReport(
         groups=groups,
         n=n,
