@@ -79,3 +79,10 @@ def test_default_suite_end_to_end(tmp_path):
     assert perf.metrics["accuracy"].ci_low > perf.metrics["majority_baseline_accuracy"].value
     assert perf.metrics["macro_f1"].value >= 0.75
     assert results.manifest.model.source == "packaged"
+    fair = results.audits["fairness"]
+    assert fair.status == "ok", fair.error
+    for attribute in ("gender", "region"):
+        flip = fair.metrics[f"{attribute}.counterfactual_flip_rate"]
+        assert flip.ci_low <= flip.value <= flip.ci_high
+        assert fair.metrics[f"{attribute}.n_probes"].value >= 40
+        assert f"mitigation.{attribute}.counterfactual_flip_rate" in fair.metrics
