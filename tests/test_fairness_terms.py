@@ -157,3 +157,17 @@ def test_probe_counts_from_test_data_and_templates(gender):
         use_templates="never", min_probes=50, max_template_probes=100,
     )  # fmt: skip
     assert never.n == 3
+
+
+def test_augmentation_set_swaps_train_rows_and_keeps_probes_held_out(gender):
+    from auditkit.audits.fairness.mitigation import augmentation_set
+
+    texts = ["Maria said sales rose.", "Mark cut the outlook.", "Profit fell.", "He left."]
+    held_out = {"Mark said sales rose."}  # a probe variant: must not be trained on
+    new, labels, info = augmentation_set(
+        texts, [2, 0, 0, 1], {"gender": gender}, held_out, limit=10, seed=0
+    )
+    assert list(zip(new, labels, strict=True)) == [("Maria cut the outlook.", 0), ("She left.", 1)]
+    assert info["excluded"] == 1
+    capped, _, _ = augmentation_set(texts, [2, 0, 0, 1], {"gender": gender}, set(), limit=1, seed=0)
+    assert len(capped) == 1
