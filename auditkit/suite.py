@@ -208,6 +208,9 @@ def _validate_audits(suite: Suite, path: Path | None, lines: dict | None = None)
             configs[name] = cls.Config.model_validate(cfg or {})
         except ValidationError as exc:
             raise SuiteError(_format_errors(path, exc, lines or {}, cls.Config, loc)) from None
+        check = getattr(configs[name], "check_suite", None)
+        if check is not None:  # checks that need the suite: files next to it, its labels
+            check(suite)
     return configs
 
 

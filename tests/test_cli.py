@@ -64,7 +64,8 @@ def test_validate_reports_data_and_model(toy_suite):
 
 def test_ls_lists_audits():
     done = cli("ls")
-    assert done.returncode == 0 and done.stdout.startswith("performance")
+    names = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
+    assert done.returncode == 0 and names == sorted(names) and "performance" in names
 
 
 def test_only_unknown_audit_is_an_error(toy_suite):

@@ -86,3 +86,10 @@ def test_default_suite_end_to_end(tmp_path):
     assert abs(eff.metrics["int8_dynamic.accuracy_delta"].value) <= 0.05
     train = next(s for s in results.stages if s.name == "train")
     assert train.energy_j > 0 and train.energy_method in ("measured", "estimated")
+    fair = results.audits["fairness"]
+    assert fair.status == "ok", fair.error
+    for attribute in ("gender", "region"):
+        flip = fair.metrics[f"{attribute}.counterfactual_flip_rate"]
+        assert flip.ci_low <= flip.value <= flip.ci_high
+        assert fair.metrics[f"{attribute}.n_probes"].value >= 40
+        assert f"mitigation.{attribute}.counterfactual_flip_rate" in fair.metrics

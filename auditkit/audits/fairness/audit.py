@@ -1,0 +1,412 @@
+"""The fairness audit: counterfactual identity swaps, group metrics, and a measured mitigation."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import numpy as np
+
+from auditkit.audits.base import Audit, AuditContext
+from auditkit.audits.fairness.config import FairnessConfig, resolve_attributes
+from auditkit.audits.fairness.metrics import FlipReport, GroupReport, flip_report, group_report
+from auditkit.audits.fairness.metrics import headline as _headline
+from auditkit.audits.fairness.probes import ProbeSet, build_probe_set
+from auditkit.audits.fairness.terms import TermSwapper
+from auditkit.errors import SuiteError
+from auditkit.results import AuditResult, Metric, Table
+
+log = logging.getLogger(__name__)
+
+FLIPS_FILE = "fairness_flips.jsonl"
+PROBES_FILE = "fairness_probes.jsonl"
+
+
+class FairnessAudit(Audit):
+    name = "fairness"
+    description = "counterfactual identity swaps, fairlearn group metrics, mitigation"
+    tags = ("fairness",)
+    Config = FairnessConfig
+
+    def run(self, ctx: AuditContext) -> AuditResult:
+        cfg: FairnessConfig = self.config  # type: ignore[assignment]
+        labels = ctx.data.label_names
+        k = len(labels)
+        attributes = resolve_attributes(cfg, ctx.suite, labels)
+        _check_columns(cfg, ctx)
+        swappers = {a: TermSwapper(groups) for a, groups in attributes.items()}
+        test = ctx.data.test
+        texts, y = list(test["text"]), np.asarray(test["label"], dtype=np.int64)
+
+        probe_sets = {
+            a: build_probe_set(
+                a,
+                swappers[a],
+                texts,
+                y,
+                cfg.attributes[a].templates,
+                labels,
+                use_templates=cfg.use_templates,
+                min_probes=cfg.min_probes,
+                max_template_probes=cfg.max_template_probes,
+            )
+            for a in attributes
+        }
+        result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
+        for a, ps in probe_sets.items():
+            if ps.n < cfg.min_probes:
+                result.warnings.append(
+                    f"{a}: {ps.n} probes, fewer than min_probes={cfg.min_probes}; add templates "
+                    "to the attribute, or test data that names its groups (CIs will be wide)"
+                )
+            log.info("fairness: %s: %d probes (%d from test data)", a, ps.n,
+                     sum(p.source == "test" for p in ps.probes))  # fmt: skip
+
+        need_test = bool(cfg.metadata_columns) or cfg.mitigation is not None
+        probs = _predict(ctx.model, probe_sets, texts if need_test else [], "fairness probes")
+        boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
+        tables = _Tables(labels)
+        before: dict[str, tuple[FlipReport, GroupReport]] = {}
+        flips_out: list[dict[str, Any]] = []
+        probes_out: list[dict[str, Any]] = []
+        for a, ps in probe_sets.items():
+            if ps.n == 0:
+                result.warnings.append(f"{a}: no probes (no test sentence names a group term)")
+                result.metrics[f"{a}.n_probes"] = Metric(value=0, unit="probes")
+                tables.probes.extend(ps.counts())
+                continue
+            p = probs[a]
+            fr, gr = _attribute_reports(ps, p, k, boot)
+            before[a] = (fr, gr)
+            result.metrics.update(_attribute_metrics(a, fr, gr, ps.n, labels))
+            tables.add_attribute(a, ps, fr, gr)
+            flips_out += _flip_rows(ps, p, labels)
+            probes_out += _probe_rows(ps, p, labels)
+
+        for column in cfg.metadata_columns:
+            gr = _column_report(test[column], y, probs["__test__"].argmax(1), k, boot)
+            if gr is None:
+                result.warnings.append(
+                    f"column {column!r}: fewer than two groups in the test split"
+                )
+                continue
+            result.metrics.update(_column_metrics(column, gr))
+            tables.add_groups(f"column.{column}", gr)
+
+        flips_out.sort(key=lambda r: (not r["flipped"], -r["delta_p"]))
+        result.artifacts["flips"] = _write_jsonl(ctx, FLIPS_FILE, flips_out[: cfg.max_flips])
+        result.artifacts["probes"] = _write_jsonl(ctx, PROBES_FILE, probes_out)
+
+        if cfg.mitigation == "counterfactual_augmentation" and before:
+            _mitigate(ctx, cfg, swappers, probe_sets, before, probs["__test__"], y, result, tables)
+        if cfg.threshold_optimizer is not None:
+            from auditkit.audits.fairness.postprocess import threshold_optimizer_rows
+
+            t = cfg.threshold_optimizer
+            if t.attribute in before:
+                rows, metrics = threshold_optimizer_rows(
+                    probe_sets[t.attribute], probs[t.attribute], t, labels, seed=ctx.seed
+                )
+                tables.threshold.extend(rows)
+                result.metrics.update(metrics)
+        result.tables.update(tables.build())
+        return result
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_columns(cfg: FairnessConfig, ctx: AuditContext) -> None:
+    present = set(ctx.data.test.column_names)
+    for column in cfg.metadata_columns:
+        if column not in present:
+            kept = ", ".join(ctx.data.metadata_columns) or "none"
+            raise SuiteError(
+                f"audits.fairness.metadata_columns: column {column!r} is not in the dataset's "
+                f"test split (metadata columns kept: {kept})",
+                hint=f"list {column!r} under data.metadata_columns too, and check the file has it",
+            )
+
+
+def _predict(model, probe_sets: dict[str, ProbeSet], test_texts: list[str], desc: str):
+    """One batched pass over every distinct text; probabilities shaped (P, G, K) per attribute."""
+    wanted: dict[str, int] = {}
+    for text in [*test_texts, *(t for ps in probe_sets.values() for t in ps.all_texts())]:
+        wanted.setdefault(text, len(wanted))
+    flat = model.predict_proba(list(wanted), desc=desc)
+    out = {}
+    for a, ps in probe_sets.items():
+        rows = [wanted[t] for t in ps.all_texts()]
+        out[a] = flat[rows].reshape(ps.n, len(ps.groups), -1)
+    out["__test__"] = flat[[wanted[t] for t in test_texts]]
+    return out
+
+
+def _attribute_reports(ps: ProbeSet, probs: np.ndarray, k: int, boot: dict):
+    n_probes, g = probs.shape[:2]
+    fr = flip_report(probs, ps.groups, **boot)
+    y = np.repeat([p.label for p in ps.probes], g)
+    pred = probs.argmax(-1).reshape(-1)
+    group = np.tile(np.arange(g), n_probes)
+    clusters = np.arange(n_probes * g).reshape(n_probes, g)
+    gr = group_report(y, pred, group, ps.groups, k, clusters=clusters, **boot)
+    return fr, gr
+
+
+def _column_report(values, y, pred, k: int, boot: dict) -> GroupReport | None:
+    keep = np.array([v is not None and str(v).strip() != "" for v in values])
+    names = sorted({str(v) for v, ok in zip(values, keep, strict=True) if ok})
+    if len(names) < 2:
+        return None
+    code = {n: i for i, n in enumerate(names)}
+    group = np.array([code[str(v)] for v, ok in zip(values, keep, strict=True) if ok])
+    return group_report(y[keep], pred[keep], group, names, k, **boot)
+
+
+def _metric(value, ci=(None, None), hib=None, unit=None, desc=None) -> Metric:
+    return Metric(
+        value=value, ci_low=ci[0], ci_high=ci[1], higher_is_better=hib, unit=unit, description=desc
+    )
+
+
+def _parity_metrics(prefix: str, gr: GroupReport) -> dict[str, Metric]:
+    return {
+        f"{prefix}.demographic_parity_difference": _metric(
+            _headline(gr.dp_difference, "max"),
+            gr.ci.get("demographic_parity_difference", (None, None)),
+            False,
+            desc="max over classes (one against the rest) of the selection-rate gap",
+        ),
+        f"{prefix}.demographic_parity_ratio": _metric(
+            _headline(gr.dp_ratio, "min"),
+            gr.ci.get("demographic_parity_ratio", (None, None)),
+            True,
+            desc="min over classes of min/max selection rate",
+        ),
+        f"{prefix}.equalized_odds_difference": _metric(
+            _headline(gr.eo_difference, "max"),
+            gr.ci.get("equalized_odds_difference", (None, None)),
+            False,
+            desc="max over classes of the larger TPR or FPR gap between groups",
+        ),
+    }
+
+
+def _attribute_metrics(a, fr: FlipReport, gr: GroupReport, n, labels) -> dict[str, Metric]:
+    out = {
+        f"{a}.counterfactual_flip_rate": _metric(
+            fr.flip_rate, fr.flip_ci, False,
+            desc="share of probes whose predicted class differs between groups",
+        ),
+        f"{a}.mean_abs_delta_p": _metric(
+            fr.mean_abs_delta_p, fr.mean_abs_delta_p_ci, False,
+            desc="mean over probes and group pairs of the largest |change| in a class probability",
+        ),
+        **_parity_metrics(a, gr),
+        f"{a}.n_probes": _metric(n, unit="probes"),
+    }  # fmt: skip
+    for c, name in enumerate(labels):
+        out[f"{a}.mean_abs_delta_p.{name}"] = _metric(fr.mean_abs_delta_p_per_class[c], hib=False)
+    return out
+
+
+def _column_metrics(column: str, gr: GroupReport) -> dict[str, Metric]:
+    prefix = f"column.{column}"
+    return {
+        **_parity_metrics(prefix, gr),
+        f"{prefix}.n_examples": _metric(int(gr.n.sum()), unit="examples"),
+    }
+
+
+class _Tables:
+    """Rows collected across attributes, built into the documented tables at the end."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.groups: list[list] = []
+        self.parity: list[list] = []
+        self.flips: list[list] = []
+        self.probes: list[list] = []
+        self.mitigation: list[list] = []
+        self.threshold: list[list] = []
+
+    def add_groups(self, attribute: str, gr: GroupReport) -> None:
+        for i, g in enumerate(gr.groups):
+            acc_ci = gr.ci.get(f"accuracy.{g}", (None, None))
+            f1_ci = gr.ci.get(f"macro_f1.{g}", (None, None))
+            self.groups.append(
+                [attribute, g, int(gr.n[i]), _f(gr.accuracy[i]), *map(_f, acc_ci),
+                 _f(gr.macro_f1[i]), *map(_f, f1_ci), *map(_f, gr.selection_rate[i])]
+            )  # fmt: skip
+        for c, name in enumerate(self.labels):
+            self.parity.append(
+                [attribute, name, _f(gr.dp_difference[c]), _f(gr.dp_ratio[c]),
+                 _f(gr.eo_difference[c])]
+            )  # fmt: skip
+
+    def add_attribute(self, a: str, ps: ProbeSet, fr: FlipReport, gr: GroupReport) -> None:
+        self.add_groups(a, gr)
+        for i, (ga, gb) in enumerate(fr.pairs):
+            self.flips.append(
+                [a, ga, gb, ps.n, _f(fr.pair_flip_rate[i]), *map(_f, fr.pair_ci[i]),
+                 _f(fr.pair_delta[i]), *map(_f, fr.pair_delta_per_class[i])]
+            )  # fmt: skip
+        self.probes.extend(ps.counts())
+
+    def build(self) -> dict[str, Table]:
+        sel = [f"selection_rate_{name}" for name in self.labels]
+        out = {
+            "group_metrics": Table(
+                columns=[
+                    "attribute",
+                    "group",
+                    "n",
+                    "accuracy",
+                    "accuracy_ci_low",
+                    "accuracy_ci_high",
+                    "macro_f1",
+                    "macro_f1_ci_low",
+                    "macro_f1_ci_high",
+                    *sel,
+                ],
+                rows=self.groups,
+                description="counterfactual attributes: n = probe variants of the group; "
+                "column.<C>: test rows with that value",
+            ),
+            "parity": Table(
+                columns=[
+                    "attribute",
+                    "class",
+                    "demographic_parity_difference",
+                    "demographic_parity_ratio",
+                    "equalized_odds_difference",
+                ],
+                rows=self.parity,
+                description="one class against the rest",
+            ),
+            "flip_rates": Table(
+                columns=[
+                    "attribute",
+                    "group_a",
+                    "group_b",
+                    "n",
+                    "flip_rate",
+                    "ci_low",
+                    "ci_high",
+                    "mean_abs_delta_p",
+                    *[f"mean_abs_delta_p_{name}" for name in self.labels],
+                ],
+                rows=self.flips,
+            ),
+            "probes": Table(
+                columns=[
+                    "attribute",
+                    "group",
+                    "from_test_data",
+                    "from_templates",
+                    "mentioned_in_test_data",
+                ],
+                rows=self.probes,
+                description="every probe is written once per group, so each group gets "
+                "from_test_data + from_templates examples",
+            ),
+        }
+        if self.mitigation:
+            out["mitigation"] = Table(
+                columns=["attribute", "metric", "before", "after", "delta"],
+                rows=self.mitigation,
+                description="held-out probes only: no probe text is in the augmented training set",
+            )
+        if self.threshold:
+            out["threshold_optimizer"] = Table(
+                columns=["attribute", "positive_class", "metric", "before", "after", "delta"],
+                rows=self.threshold,
+                description="fairlearn ThresholdOptimizer on the binary view, fitted on half the "
+                "probes and measured on the other half",
+            )
+        return out
+
+
+def _f(x) -> float | None:
+    x = None if x is None else float(x)
+    return None if x is None or not np.isfinite(x) else x
+
+
+def _flip_rows(ps: ProbeSet, probs: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:
+    pred = probs.argmax(-1)
+    rows = []
+    for i, probe in enumerate(ps.probes):
+        for a in range(len(ps.groups)):
+            for b in range(a + 1, len(ps.groups)):
+                delta = float(np.abs(probs[i, a] - probs[i, b]).max())
+                rows.append(
+                    {
+                        "attribute": ps.attribute,
+                        "probe_id": probe.probe_id,
+                        "source": probe.source,
+                        "group_a": ps.groups[a],
+                        "group_b": ps.groups[b],
+                        "text_a": probe.texts[ps.groups[a]],
+                        "text_b": probe.texts[ps.groups[b]],
+                        "label_name": labels[probe.label],
+                        "pred_a": labels[pred[i, a]],
+                        "pred_b": labels[pred[i, b]],
+                        "proba_a": [round(float(v), 6) for v in probs[i, a]],
+                        "proba_b": [round(float(v), 6) for v in probs[i, b]],
+                        "delta_p": round(delta, 6),
+                        "flipped": bool(pred[i, a] != pred[i, b]),
+                    }
+                )
+    return rows
+
+
+def _probe_rows(ps: ProbeSet, probs: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:
+    pred = probs.argmax(-1)
+    return [
+        {
+            "attribute": ps.attribute,
+            "probe_id": probe.probe_id,
+            "source": probe.source,
+            "ref": probe.ref,
+            "label_name": labels[probe.label],
+            "mentions": probe.mentions,
+            "texts": probe.texts,
+            "preds": {g: labels[pred[i, j]] for j, g in enumerate(ps.groups)},
+            "probas": {
+                g: [round(float(v), 6) for v in probs[i, j]] for j, g in enumerate(ps.groups)
+            },
+        }
+        for i, probe in enumerate(ps.probes)
+    ]
+
+
+def _write_jsonl(ctx: AuditContext, file_name: str, rows: list[dict[str, Any]]) -> str:
+    with open(ctx.artifact_path(file_name), "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return file_name
+
+
+def _mitigate(ctx, cfg, swappers, probe_sets, before, test_probs, y, result, tables) -> None:
+    from auditkit.audits.fairness.mitigation import augmentation_set, compare
+
+    held_out = {t for ps in probe_sets.values() for t in ps.all_texts()}
+    held_out.update(ctx.data.test["text"])
+    texts, labels, info = augmentation_set(
+        ctx.data.train["text"], ctx.data.train["label"], swappers, held_out,
+        limit=cfg.max_augmented, seed=ctx.seed,
+    )  # fmt: skip
+    result.metrics["mitigation.n_augmented"] = _metric(len(texts), unit="examples")
+    if info["excluded"]:
+        result.warnings.append(
+            f"mitigation: {info['excluded']} swapped training sentences equal a probe or test "
+            "sentence and were left out of the augmented set (probes stay held out)"
+        )
+    if not texts:
+        result.warnings.append("mitigation: no training sentence names a group term; skipped")
+        return
+    outcome = ctx.fine_tune_with(texts, labels)
+    after = _predict(outcome.handle, probe_sets, list(ctx.data.test["text"]), "fairness: mitigated")
+    boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
+    compare(before, probe_sets, after, test_probs, y, boot, result, tables.mitigation)
