@@ -81,3 +81,4 @@ def _import(path: str):
 
 AUDITS: Registry = Registry("audit", base="auditkit.audits.base:Audit")
 AUDITS.register("performance", "auditkit.audits.performance:PerformanceAudit")
+AUDITS.register("explanations", "auditkit.audits.explanations:ExplanationsAudit")
