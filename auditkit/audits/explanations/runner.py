@@ -99,12 +99,21 @@ class AttributionRunner:
             "occlusion": self._occlusion,
         }[method]
         out: list[Attribution | None] = [None] * len(examples)
-        for batch in length_batches(examples, self.settings.batch_size, self.settings.pad_batches):
-            tensors = self._tensors([examples[i] for i in batch])
-            for i, attribution in zip(batch, fn(*tensors), strict=True):
-                attribution.scores = attribution.scores[: len(examples[i])]
-                out[i] = attribution
-            self.on_batch(len(batch))
+        # Gradients are needed for activations only; frozen weights save autograd's bookkeeping.
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            batches = length_batches(examples, self.settings.batch_size, self.settings.pad_batches)
+            for batch in batches:
+                tensors = self._tensors([examples[i] for i in batch])
+                for i, attribution in zip(batch, fn(*tensors), strict=True):
+                    attribution.scores = attribution.scores[: len(examples[i])]
+                    out[i] = attribution
+                self.on_batch(len(batch))
+        finally:
+            for p in params:
+                p.requires_grad_(True)
         return out  # type: ignore[return-value]
 
     def _tensors(self, batch: list[Encoded]):
