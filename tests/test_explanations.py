@@ -201,20 +201,18 @@ def test_ig_attributions_sum_to_the_output_change_within_delta(arch, tiny_bert, 
             assert np.abs(att.scores).sum() > 0
 
 
-def test_adaptive_steps_spend_more_only_where_delta_is_large(tiny_bert):
+def test_adaptive_steps_grow_while_delta_is_above_tolerance(tiny_bert):
     model, tok = _classifier("bert", tiny_bert)
-    examples = encode(
-        tok, ["shares rose", "the bank cut its outlook on monday after report"], [0, 0], 32
-    )
-    fixed = AttributionRunner(
-        model, tok, "cpu", RunnerSettings(steps=2, adaptive=False, delta_tolerance=1e-9)
-    )
-    adaptive = AttributionRunner(
-        model, tok, "cpu", RunnerSettings(steps=2, max_steps=32, delta_tolerance=1e-9)
-    )
-    assert [a.steps for a in fixed.run("integrated_gradients", examples)] == [2, 2]
-    runs = adaptive.run("integrated_gradients", examples)
-    assert all(a.steps == 32 for a in runs)  # nothing reaches 1e-9, so both go to the cap
+    examples = encode(tok, ["shares rose", "the bank cut its outlook on monday"], [0, 0], 32)
+
+    def steps(**kw):
+        runner = AttributionRunner(model, tok, "cpu", RunnerSettings(steps=2, **kw))
+        return [a.steps for a in runner.run("integrated_gradients", examples)]
+
+    assert steps(adaptive=False, delta_tolerance=1e-12) == [2, 2]
+    assert steps(max_steps=8, delta_tolerance=1e-12) == [8, 8]  # 2 -> 4 -> 8, the cap
+    assert steps(max_steps=16, step_growth=4, delta_tolerance=1e-12) == [16, 16]  # 2 -> 8 -> 16
+    assert steps(max_steps=8, delta_tolerance=10.0) == [2, 2]  # already within: no retry
 
 
 # -- adversarial pairs from the robustness artifact ---------------------------------------------

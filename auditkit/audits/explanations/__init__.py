@@ -57,7 +57,8 @@ class ExplanationsConfig(AuditConfig):
     )
     steps: int = Field(default=16, ge=2, description="first number of Gauss-Legendre steps")
     max_steps: int = Field(default=256, ge=2, description="adaptive steps stop doubling here")
-    adaptive: bool = Field(default=True, description="double steps until |delta| <= tolerance")
+    step_growth: int = Field(default=2, ge=2, le=8, description="steps factor per retry")
+    adaptive: bool = Field(default=True, description="grow steps until |delta| <= tolerance")
     batch_size: int | None = Field(
         default=None, gt=0, description="examples per captum call; auto: 8 on CPU, 64 on GPU"
     )
@@ -113,6 +114,7 @@ class ExplanationsAudit(Audit):
             delta_tolerance=cfg.delta_tolerance,
             steps=cfg.steps,
             max_steps=cfg.max_steps,
+            step_growth=cfg.step_growth,
             adaptive=cfg.adaptive,
             batch_size=cfg.batch_size,
             internal_batch_size=cfg.internal_batch_size,

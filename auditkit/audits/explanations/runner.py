@@ -5,8 +5,8 @@ at 50 steps costs about 1 s per example and still leaves convergence deltas up t
 padding 8 examples into one call was slower (0.56x). So on CPU the runner batches only examples
 of exactly the same token length (no padding waste) and spends steps where they are needed:
 every example starts at `steps` Gauss-Legendre points, and those whose |delta| is still above
-the tolerance are run again with twice the steps, up to `max_steps`. On a GPU, where a padded
-batch costs little, examples are sorted by length and padded into large batches.
+the tolerance are run again with `step_growth` times the steps, up to `max_steps`. On a GPU,
+where a padded batch costs little, examples are sorted by length and padded into big batches.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class RunnerSettings:
     delta_tolerance: float = 0.05
     steps: int = 16
     max_steps: int = 256
+    step_growth: int = 2  # factor on the steps of each retry
     adaptive: bool = True
     batch_size: int = 8
     internal_batch_size: int = 512
@@ -132,7 +133,7 @@ class AttributionRunner:
         return ids.to(dev), base.to(dev), mask.to(dev), target.to(dev)
 
     def _integrated_gradients(self, ids, base, mask, target) -> list[Attribution]:
-        """LayerIntegratedGradients; examples over the delta tolerance go again with 2x steps."""
+        """LayerIntegratedGradients; examples over the delta tolerance go again with more steps."""
         from captum.attr import LayerIntegratedGradients
 
         s = self.settings
@@ -160,7 +161,7 @@ class AttributionRunner:
             if not s.adaptive or steps >= s.max_steps or not over.any():
                 break
             pending = pending[over]
-            steps = min(steps * 2, s.max_steps)
+            steps = min(steps * s.step_growth, s.max_steps)
         return results  # type: ignore[return-value]
 
     def _input_x_gradient(self, ids, base, mask, target) -> list[Attribution]:
