@@ -84,7 +84,7 @@ def reference(handle, examples, steps: int):
             n_steps=steps,
             return_convergence_delta=True,
         )
-        out.append((attr.sum(-1)[0].detach().numpy(), abs(float(delta[0])), steps))
+        out.append((attr.sum(-1)[0].detach().numpy(), abs(float(delta[0])), steps, steps))
     return out
 
 
@@ -98,7 +98,7 @@ def runner(handle, examples, tolerance: float, start: int, cap: int, batch: int,
     atts = AttributionRunner(handle.model, handle.tokenizer, "cpu", settings).run(
         "integrated_gradients", examples
     )
-    return [(a.scores, abs(a.delta), a.steps) for a in atts]
+    return [(a.scores, abs(a.delta), a.steps, a.steps_spent) for a in atts]
 
 
 def main() -> None:
@@ -152,28 +152,32 @@ def main() -> None:
             times[name].append(time.perf_counter() - start)
 
     ref_name = next(iter(approaches))
+    work: dict[str, int] = {}
     for name in approaches:
         res = outputs[name]
-        deltas = np.array([d for _, d, _ in res])
-        steps = [s for _, _, s in res]
+        deltas = np.array([r[1] for r in res])
+        steps = [r[2] for r in res]
+        work[name] = sum(r[3] * len(ex) for r, ex in zip(res, examples, strict=True))
         print(
             f"{name}: median {statistics.median(times[name]):.2f} s "
             f"({statistics.median(times[name]) / len(examples):.3f} s/example) over "
             f"{args.rounds} rounds; within tolerance {np.mean(deltas <= args.tolerance):.0%}; "
             f"|delta| median {np.median(deltas):.4f} max {deltas.max():.3f}; "
-            f"final steps median {np.median(steps):.0f} max {max(steps)}"
+            f"final steps median {np.median(steps):.0f} max {max(steps)}; "
+            f"work {work[name]} token-steps"
         )
-    ref_ok = np.mean([d <= args.tolerance for _, d, _ in outputs[ref_name]])
+    ref_ok = np.mean([r[1] <= args.tolerance for r in outputs[ref_name]])
     for name in list(approaches)[1:]:
         corr = [
             float(np.corrcoef(a, b)[0, 1])
-            for (a, _, _), (b, _, _) in zip(outputs[ref_name], outputs[name], strict=True)
+            for (a, *_), (b, *_) in zip(outputs[ref_name], outputs[name], strict=True)
         ]
         speedup = statistics.median(times[ref_name]) / statistics.median(times[name])
-        run_ok = np.mean([d <= args.tolerance for _, d, _ in outputs[name]])
+        run_ok = np.mean([r[1] <= args.tolerance for r in outputs[name]])
         met = speedup >= 2 and run_ok >= ref_ok
         print(
-            f"[{name}] vs captum 50 steps: speed ratio {speedup:.2f}x; within tolerance "
+            f"[{name}] vs captum 50 steps: speed ratio {speedup:.2f}x (work ratio "
+            f"{work[ref_name] / work[name]:.2f}x in token-steps); within tolerance "
             f"{run_ok:.0%} vs {ref_ok:.0%}; attribution correlation median {np.median(corr):.4f}, "
             f"min {min(corr):.4f}; bar (>= 2x, at least as many within tolerance): "
             + ("met" if met else "NOT met")

@@ -32,7 +32,8 @@ class Attribution:
 
     scores: np.ndarray
     delta: float | None = None
-    steps: int | None = None
+    steps: int | None = None  # the step count of the kept result
+    steps_spent: int | None = None  # all steps tried for this example, retries included
 
 
 @dataclass
@@ -140,6 +141,7 @@ class AttributionRunner:
         lig = LayerIntegratedGradients(ProbabilityForward(self.model), embedding_layer(self.model))
         results: list[Attribution | None] = [None] * len(ids)
         pending = np.arange(len(ids))
+        spent = np.zeros(len(ids), dtype=int)
         steps = s.steps
         while True:
             sel = list(pending)
@@ -156,7 +158,8 @@ class AttributionRunner:
             scores = attr.sum(dim=-1).detach().float().cpu().numpy()
             deltas = delta.detach().float().cpu().numpy()
             for row, i in enumerate(sel):
-                results[i] = Attribution(scores[row], float(deltas[row]), steps)
+                spent[i] += steps
+                results[i] = Attribution(scores[row], float(deltas[row]), steps, int(spent[i]))
             over = np.abs(deltas) > s.delta_tolerance
             if not s.adaptive or steps >= s.max_steps or not over.any():
                 break
