@@ -352,3 +352,15 @@ def test_the_deciding_keyword_gets_the_top_attribution_and_beats_random(trained,
     assert (
         conv[0]["method"] == "integrated_gradients" and conv[0]["max_delta"] <= cfg.delta_tolerance
     )
+
+
+def test_the_suite_checks_the_explanations_config(toy_suite):
+    from auditkit.errors import SuiteError
+    from auditkit.suite import load_suite
+
+    suite = load_suite(toy_suite(audits="  explanations:\n    per_class: 2\n"))
+    assert suite.audit_configs()["explanations"].per_class == 2
+    with pytest.raises(SuiteError, match="max_steps"):
+        load_suite(toy_suite(audits="  explanations:\n    steps: 16\n    max_steps: 4\n"))
+    with pytest.raises(SuiteError, match="metods"):
+        load_suite(toy_suite(audits="  explanations:\n    metods: [occlusion]\n"))
