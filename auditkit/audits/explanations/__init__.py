@@ -57,7 +57,7 @@ class ExplanationsConfig(AuditConfig):
     )
     steps: int = Field(default=16, ge=2, description="first number of Gauss-Legendre steps")
     max_steps: int = Field(default=256, ge=2, description="adaptive steps stop doubling here")
-    step_growth: int = Field(default=2, ge=2, le=8, description="steps factor per retry")
+    step_growth: int = Field(default=4, ge=2, le=8, description="steps factor per retry")
     adaptive: bool = Field(default=True, description="grow steps until |delta| <= tolerance")
     batch_size: int | None = Field(
         default=None, gt=0, description="examples per captum call; auto: 8 on CPU, 64 on GPU"

@@ -41,7 +41,7 @@ class RunnerSettings:
     delta_tolerance: float = 0.05
     steps: int = 16
     max_steps: int = 256
-    step_growth: int = 2  # factor on the steps of each retry
+    step_growth: int = 4  # factor on the steps of each retry (4 measured cheaper than 2)
     adaptive: bool = True
     batch_size: int = 8
     internal_batch_size: int = 512
