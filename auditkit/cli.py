@@ -312,14 +312,26 @@ def main() -> None:
         typer.echo("interrupted; finished stages are in results.json", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_errors()):  # usage errors: "Missing option '--baseline'"
             exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, typer.Abort):
             sys.exit(130)
         raise
+
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Usage-error classes: click's, and those of the copy of click that typer >= 0.26 vendors."""
+    import click
+
+    found: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # older typer uses click itself
+        pass
+    else:
+        found.append(ClickException)
+    return tuple(found)
 
 
 if __name__ == "__main__":
