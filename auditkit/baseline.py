@@ -153,7 +153,7 @@ def resolve_run_dir(path: str | os.PathLike[str]) -> Path:
         if (target / RESULTS_FILE).is_file():
             return target
     if path.is_dir() and (path / RESULTS_FILE).is_file():
-        return path
+        return path.resolve() if path.is_symlink() else path  # `latest` -> the run it names
     raise AuditkitError(
         f"{path}: not a run directory (no {RESULTS_FILE} there)",
         hint="pass a folder written by `auditkit run`, e.g. reports/<suite>/latest",
