@@ -242,15 +242,24 @@ def _examples(results: RunResults, run_dir: Path) -> Examples | None:
 # --------------------------------------------------------------------------- files
 
 
+def write_atomic(target: Path, text: str, prefix: str) -> Path:
+    """Write via a temp file and rename, with the permissions a plain open() would give
+    (mkstemp makes files 0600, which a CI artifact or a teammate could not read)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, target)
+    return target
+
+
 def save_baseline(run_dir: str | os.PathLike[str], to: str | os.PathLike[str]) -> Snapshot:
     """Write the run's snapshot to `to` (atomically; parent folders are created)."""
     snapshot = snapshot_from_run(run_dir)
-    target = Path(to)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".baseline-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(snapshot.model_dump_json(indent=1))
-    os.replace(tmp, target)
+    write_atomic(Path(to), snapshot.model_dump_json(indent=1), ".baseline-")
     return snapshot
 
 

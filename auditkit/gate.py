@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,7 +29,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from auditkit import __version__
-from auditkit.baseline import Snapshot, load_baseline, resolve_run_dir, snapshot_from_run
+from auditkit.baseline import (
+    Snapshot,
+    load_baseline,
+    resolve_run_dir,
+    snapshot_from_run,
+    write_atomic,
+)
 from auditkit.errors import AuditkitError
 from auditkit.gate_config import parse_check_override, resolve_spec, spec_from_run
 from auditkit.results import Metric, now_iso
@@ -176,13 +181,7 @@ def run_gate(
 
 def write_json(report: GateReport, path: str | os.PathLike[str]) -> Path:
     """gate.json (atomically), the file the HTML report and the dashboard read."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".gate-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(report.model_dump_json(indent=2))
-    os.replace(tmp, target)
-    return target
+    return write_atomic(Path(path), report.model_dump_json(indent=2), ".gate-")
 
 
 def load_gate(path: str | os.PathLike[str]) -> GateReport:
