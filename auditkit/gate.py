@@ -237,7 +237,8 @@ def _evaluate(
     empty |= {"ci_high": None, "method": None, "method_detail": None}
 
     def missing(reason: str) -> CheckResult:
-        return CheckResult(**out, **empty, verdict="missing", fails=fails_missing, reason=reason)
+        fields = {**out, **empty}
+        return CheckResult(**fields, verdict="missing", fails=fails_missing, reason=reason)
 
     if m_cur is None:
         return missing(why_cur or "absent")

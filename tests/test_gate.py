@@ -204,6 +204,19 @@ def test_missing_metric_follows_the_policy(runs):
     assert res.verdict == "missing" and not res.fails and "not in run" in res.reason
 
 
+def test_metric_absent_from_the_baseline(runs):
+    base = runs["base"].model_copy(deep=True)
+    del base.audits["performance"].metrics["macro_f1"]
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", max_drop=0.02)
+    assert res.verdict == "missing" and res.fails and "no metric 'macro_f1'" in res.reason
+    assert res.current is not None and res.baseline is None and res.delta is None
+    # an absolute bound needs no baseline
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", min=0.1)
+    assert res.verdict == "pass"
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", min=0.99, max_drop=0)
+    assert res.verdict == "regressed" and "below min" in res.reason
+
+
 def test_a_drop_bound_needs_a_direction(runs):
     with pytest.raises(AuditkitError, match="declares no direction"):
         gate_one(runs["base"], runs["worse"], metric="performance.n_examples", max_drop=1)
