@@ -1,7 +1,8 @@
 """The `auditkit` command: a thin layer that parses arguments and calls the API.
 
-Exit codes: 0 success; 1 a run finished but an audit failed; 2 bad input (suite, data, model,
-usage), with a message that says what and where and no traceback.
+Exit codes: 0 success; 1 a run finished but an audit failed, or the gate found a regression;
+2 bad input (suite, data, model, baseline, usage), with a message that says what and where and
+no traceback.
 """
 
 from __future__ import annotations
@@ -125,6 +126,125 @@ def report(
     typer.echo(f"report: {render_report(run_dir, out)}")
 
 
+baseline_app = typer.Typer(
+    help="Save and inspect gate baselines.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("save")
+def baseline_save(
+    run_dir: Annotated[Path, typer.Argument(help="run directory, e.g. reports/<suite>/latest")],
+    to: Annotated[
+        Path, typer.Option("--to", help="baseline file to write, e.g. baselines/main.json")
+    ],
+) -> None:
+    """Store a run's metrics, fingerprints and per-example predictions as a gate baseline."""
+    from auditkit.baseline import save_baseline
+
+    snap = save_baseline(run_dir, to)
+    metrics = sum(len(a.metrics) for a in snap.audits.values())
+    examples = f"{snap.examples.n} test examples" if snap.examples else "no per-example data"
+    typer.echo(
+        f"baseline: {to} (run {snap.run_id}, {metrics} metrics, {examples}, "
+        f"{to.stat().st_size / 1024:.0f} KiB)"
+    )
+
+
+@baseline_app.command("show")
+def baseline_show(
+    file: Annotated[Path, typer.Argument(help="baseline file")],
+) -> None:
+    """Check a baseline file and print what it holds."""
+    from auditkit.baseline import load_baseline
+
+    snap = load_baseline(file)
+    typer.echo(
+        f"{file}: baseline of run {snap.run_id} (suite {snap.suite_name}), {snap.created_at}"
+    )
+    typer.echo(f"  model: {snap.model.id} (weights {(snap.model.fingerprint or '?')[:12]})")
+    typer.echo(
+        f"  test set: {(snap.test_fingerprint or '?')[:12]}, "
+        + (f"{snap.examples.n} examples with predictions" if snap.examples else "no predictions")
+    )
+    for name, audit in snap.audits.items():
+        shown = ", ".join(
+            f"{k} {m.value:.4g}"
+            for k, m in audit.metrics.items()
+            if m.value is not None and m.higher_is_better is not None
+        )
+        typer.echo(f"  {name} [{audit.status}]: {shown[:200]}")
+
+
+@app.command()
+def gate(
+    run_dir: Annotated[Path, typer.Argument(help="run directory, e.g. reports/<suite>/latest")],
+    baseline: Annotated[Path, typer.Option("--baseline", help="baseline file to compare with")],
+    suite: Annotated[
+        Path | None,
+        typer.Option(
+            "--suite", help="take the `gate:` section from this suite (default: the run's)"
+        ),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--check",
+            help="add or override a check: METRIC:KEY=VALUE[,KEY=VALUE] with keys min, max, "
+            "max_drop, max_relative_drop, higher_is_better (repeatable)",
+        ),
+    ] = None,
+    alpha: Annotated[float | None, typer.Option("--alpha", help="significance level")] = None,
+    fail_on_inconclusive: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-inconclusive/--no-fail-on-inconclusive",
+            help="whether a bound crossed without significance fails the gate",
+        ),
+    ] = None,
+    on_missing: Annotated[
+        str | None, typer.Option("--on-missing", help="fail or warn when a metric is absent")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="write Markdown here")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write gate JSON here")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Compare a run with a baseline; exit 1 on a significant regression, 0 otherwise."""
+    _setup_logging(verbose)
+    from auditkit import gate_output
+    from auditkit.baseline import load_run, resolve_run_dir
+    from auditkit.gate import resolve_spec, run_gate, write_json
+
+    if on_missing not in (None, "fail", "warn"):
+        raise AuditkitError(f"--on-missing {on_missing!r}: expected fail or warn")
+    if suite is not None:
+        from auditkit.suite import load_suite
+
+        base_spec = load_suite(suite).gate
+    else:
+        from auditkit.gate import spec_from_run
+
+        base_spec = spec_from_run(load_run(resolve_run_dir(run_dir)))
+    spec = resolve_spec(
+        base_spec,
+        overrides=check,
+        alpha=alpha,
+        fail_on_inconclusive=fail_on_inconclusive,
+        on_missing=on_missing,
+    )
+    report = run_gate(run_dir, baseline, spec)
+    typer.echo(gate_output.render_text(report), nl=False)
+    if markdown:
+        gate_output.write_text(markdown, gate_output.render_markdown(report))
+    if junit:
+        gate_output.write_text(junit, gate_output.render_junit(report))
+    if json_out:
+        write_json(report, json_out)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
 @app.command("ls")
 def list_audits() -> None:
     """List the registered audits."""
@@ -198,7 +318,9 @@ def _print_summary(results, run_dir: Path) -> None:
 def main() -> None:
     """Console entry point: user errors print cleanly and exit 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # click returns (rather than raises) the code of a typer.Exit outside standalone mode
+        sys.exit(code if isinstance(code, int) else 0)
     except AuditkitError as exc:
         typer.secho(f"error: {exc.message}", fg="red", err=True)
         if exc.hint:
@@ -210,14 +332,26 @@ def main() -> None:
         typer.echo("interrupted; finished stages are in results.json", err=True)
         sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_errors()):  # usage errors: "Missing option '--baseline'"
             exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, typer.Abort):
             sys.exit(130)
         raise
+
+
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Usage-error classes: click's, and those of the copy of click that typer >= 0.26 vendors."""
+    import click
+
+    found: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # older typer uses click itself
+        pass
+    else:
+        found.append(ClickException)
+    return tuple(found)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,60 @@ class TrainingSpec(StrictModel):
     early_stopping_patience: int | None = Field(default=None, gt=0)
 
 
+class GateCheck(StrictModel):
+    """Bounds on one metric. With no bound at all, any significant worsening fails."""
+
+    min: float | None = Field(default=None, description="absolute floor on the current value")
+    max: float | None = Field(default=None, description="absolute ceiling on the current value")
+    max_drop: float | None = Field(
+        default=None, ge=0, description="largest allowed worsening vs the baseline, in units"
+    )
+    max_relative_drop: float | None = Field(
+        default=None, ge=0, description="largest allowed worsening as a share of the baseline"
+    )
+    higher_is_better: bool | None = Field(
+        default=None, description="override the direction the metric declares"
+    )
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> GateCheck:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+    def has_drop_bound(self) -> bool:
+        return self.max_drop is not None or self.max_relative_drop is not None
+
+    def is_empty(self) -> bool:
+        return self.min is None and self.max is None and not self.has_drop_bound()
+
+
+class GateSpec(StrictModel):
+    """The suite's `gate:` section: which metrics `auditkit gate` checks, and how strictly."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level")
+    fail_on_inconclusive: bool = Field(
+        default=False, description="fail when a bound is crossed but not significantly"
+    )
+    on_missing: Literal["fail", "warn"] = Field(
+        default="fail", description="a checked metric absent from the run or the baseline"
+    )
+    bootstrap: int = Field(default=2000, ge=200, description="paired bootstrap resamples")
+    seed: int = 0
+    checks: dict[str, GateCheck] = Field(default_factory=dict)
+
+    @field_validator("checks")
+    @classmethod
+    def _dotted_paths(cls, value: dict[str, GateCheck]) -> dict[str, GateCheck]:
+        for key in value:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_.-]+", key):
+                raise ValueError(
+                    f"check {key!r}: expected a dotted metric path 'audit.metric', "
+                    "e.g. 'performance.accuracy'"
+                )
+        return value
+
+
 class Suite(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -128,6 +182,7 @@ class Suite(StrictModel):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     audits: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"performance": None})
     output_dir: str = Field(default="reports", description="results root, relative to the cwd")
+    gate: GateSpec | None = Field(default=None, description="checks for `auditkit gate`")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -186,8 +241,26 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
         raise SuiteError(_format_errors(path, exc, lines, Suite, ())) from None
     suite.with_base_dir(path.parent.resolve(), path)
     _validate_audits(suite, path, lines)
+    _validate_gate(suite, path, lines)
     _check_paths(suite, path, lines)
     return suite
+
+
+def _validate_gate(suite: Suite, path: Path | None, lines: dict | None = None) -> None:
+    """Each gate check must name an audit the suite runs (a typo would never match)."""
+    if suite.gate is None:
+        return
+    where = f"{path}: " if path else ""
+    for key in suite.gate.checks:
+        audit = key.split(".", 1)[0]
+        if audit in suite.audits:
+            continue
+        loc = ("gate", "checks", key)
+        raise SuiteError(
+            f"{where}{_loc_str(loc)}{_line_suffix(lines or {}, loc)}: audit {audit!r} is not "
+            f"in this suite's `audits:`.{did_you_mean(audit, list(suite.audits))}",
+            hint=f"the suite runs: {', '.join(suite.audits)}; add the audit or drop the check",
+        )
 
 
 def _validate_audits(suite: Suite, path: Path | None, lines: dict | None = None) -> dict[str, Any]:
@@ -335,13 +408,19 @@ def _is_union_tag(part: Any) -> bool:
 
 def _allowed_keys(root: type[BaseModel], loc: tuple) -> list[str]:
     cls: Any = root
-    for part in loc:
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
         if isinstance(part, int):
             continue
         field = getattr(cls, "model_fields", {}).get(part)
         if field is None:
             return []
-        cls = _model_in(field.annotation)
+        annotation = field.annotation
+        if typing.get_origin(annotation) is dict and parts:  # e.g. gate.checks.<metric>
+            annotation = typing.get_args(annotation)[1]
+            parts.pop(0)
+        cls = _model_in(annotation)
         if cls is None:
             return []
     return sorted(getattr(cls, "model_fields", {}))

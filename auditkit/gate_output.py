@@ -1,0 +1,207 @@
+"""The gate's report in the forms CI systems read: a text table, Markdown and JUnit XML.
+
+gate.json (auditkit.gate.write_json) is the source of truth; these are views of it. JUnit makes
+each check a test case, so a CI system lists a regressed metric as a failed test.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from auditkit.gate import CheckResult, GateReport
+
+MARK = {
+    "pass": "✅ pass",
+    "improved": "🟢 improved",
+    "inconclusive": "🟡 inconclusive",
+    "regressed": "❌ regressed",
+    "missing": "⚪ missing",
+}
+METHOD = {
+    "mcnemar": "McNemar",
+    "paired_bootstrap": "paired bootstrap",
+    "ci_comparison": "CI comparison",
+    "point": "as is",
+    None: "",
+}
+
+
+def _num(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "<0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _ci(check: CheckResult) -> str:
+    if check.ci_low is None or check.ci_high is None:
+        return "n/a"
+    return f"[{check.ci_low:+.4f}, {check.ci_high:+.4f}]"
+
+
+def _verdict(check: CheckResult) -> str:
+    return check.verdict.upper() if check.fails else check.verdict
+
+
+def _rows(report: GateReport) -> list[list[str]]:
+    return [
+        [
+            c.metric,
+            _num(c.baseline),
+            _num(c.current),
+            _num(c.delta, signed=True),
+            _p(c.p_value),
+            _ci(c),
+            c.threshold,
+            METHOD[c.method],
+            c.verdict,
+        ]
+        for c in report.checks
+    ]
+
+
+HEADER = ["metric", "baseline", "current", "delta", "p", "95% CI of delta", "threshold"]
+HEADER += ["method", "verdict"]
+
+
+def summary_line(report: GateReport) -> str:
+    counts = ", ".join(f"{n} {v}" for v, n in report.counts.items() if n)
+    how = (
+        "paired on the same test set"
+        if report.paired
+        else ("CI comparison" if not report.test_fingerprint_match else "same test set, unpaired")
+    )
+    word = "PASSED" if report.passed else "FAILED"
+    return (
+        f"gate {word}: {len(report.checks)} checks ({counts}); {how}; alpha {report.alpha:g}; "
+        f"baseline {report.baseline.file} (run {report.baseline.run_id})"
+    )
+
+
+def render_text(report: GateReport) -> str:
+    """A plain fixed-width table for the terminal and CI logs (no colour codes, any width)."""
+    rows = _rows(report)
+    for row, check in zip(rows, report.checks, strict=True):
+        row[-1] = _verdict(check)
+    widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
+    right = {1, 2, 3, 4}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [f"gate: run {report.run_id} vs baseline run {report.baseline.run_id}", line(HEADER)]
+    out.append("  ".join("-" * w for w in widths))
+    out += [line(r) for r in rows]
+    out.append("")
+    for check in report.checks:
+        if check.verdict != "pass":
+            out.append(f"  {check.metric}: {check.verdict}: {check.reason}")
+    for warning in report.warnings:
+        out.append(f"  warning: {warning}")
+    out.append(summary_line(report))
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: GateReport) -> str:
+    """Markdown for a job summary or a PR comment: a headline, the table and the reasons."""
+    icon = "✅" if report.passed else "❌"
+    word = "passed" if report.passed else "failed"
+    how = (
+        f"paired tests on the same test set (n = {report.n_paired})"
+        if report.paired
+        else "CI comparison (no per-example pairing)"
+    )
+    lines = [
+        f"### {icon} auditkit gate {word}",
+        "",
+        f"Run `{report.run_id}` (suite `{report.suite_name}`) against baseline "
+        f"`{report.baseline.file}` (run `{report.baseline.run_id}`) · {how} · "
+        f"α = {report.alpha:g} · inconclusive "
+        f"{'fails' if report.fail_on_inconclusive else 'does not fail'}",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join(["---", *["---:"] * 4, "---", "---", "---", "---"]) + "|",
+    ]
+    for row, check in zip(_rows(report), report.checks, strict=True):
+        row[0] = f"`{row[0]}`"
+        row[-1] = MARK[check.verdict] + (
+            " (fails)" if check.fails and check.verdict != "regressed" else ""
+        )
+        lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    notes = [f"- `{c.metric}`: {c.reason}" for c in report.checks if c.verdict != "pass"]
+    notes += [f"- ⚠️ {w}" for w in report.warnings]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(report: GateReport) -> str:
+    """JUnit XML: one <testcase> per check; regressions (and what fails by policy) are failures."""
+    failures = sum(c.fails for c in report.checks)
+    skipped = sum((not c.fails) and c.verdict in ("inconclusive", "missing") for c in report.checks)
+    suites = ET.Element("testsuites", name="auditkit gate")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"auditkit gate: {report.suite_name}",
+        tests=str(len(report.checks)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+        timestamp=report.created_at,
+    )
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("run_id", report.run_id),
+        ("baseline_file", report.baseline.file),
+        ("baseline_run_id", report.baseline.run_id),
+        ("paired", str(report.paired).lower()),
+        ("alpha", f"{report.alpha:g}"),
+    ):
+        ET.SubElement(props, "property", name=key, value=value)
+    for check in report.checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"auditkit.gate.{check.metric.split('.', 1)[0]}",
+            name=check.metric,
+            time="0",
+        )
+        detail = (
+            f"baseline {_num(check.baseline)}, current {_num(check.current)}, "
+            f"delta {_num(check.delta, signed=True)}, p {_p(check.p_value)}, "
+            f"CI {_ci(check)}, threshold: {check.threshold}, method: "
+            f"{check.method_detail or 'n/a'}; {check.reason}"
+        )
+        if check.fails:
+            failure = ET.SubElement(
+                case, "failure", message=f"{check.verdict}: {check.reason}", type=check.verdict
+            )
+            failure.text = detail
+        else:
+            if check.verdict in ("inconclusive", "missing"):
+                ET.SubElement(case, "skipped", message=f"{check.verdict}: {check.reason}")
+            ET.SubElement(case, "system-out").text = f"{check.verdict}: {detail}"
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return target

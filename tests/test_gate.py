@@ -1,0 +1,389 @@
+"""The gate's decisions on hand-built runs: paired tests, CI comparison, bounds, policies, inputs.
+
+Snapshots here are built from real probability arrays through the performance audit's own
+`evaluate_predictions`, so every metric and CI is computed, not typed in.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from auditkit.audits.performance import PerformanceConfig, evaluate_predictions
+from auditkit.baseline import (
+    BASELINE_VERSION,
+    AuditSnapshot,
+    Examples,
+    Snapshot,
+    load_baseline,
+)
+from auditkit.errors import AuditkitError, SuiteError
+from auditkit.gate import _evaluate, _pairing, parse_check_override, resolve_spec
+from auditkit.results import ModelInfo
+from auditkit.suite import GateCheck, GateSpec, load_suite
+from tests.conftest import write_csv, write_suite
+
+LABELS = ["negative", "neutral", "positive"]
+
+
+def probs_with_accuracy(y: np.ndarray, acc: float, seed: int) -> np.ndarray:
+    """Probabilities whose argmax is right on a share `acc` of the examples."""
+    rng = np.random.default_rng(seed)
+    n, k = len(y), len(LABELS)
+    target = y.copy()
+    wrong = rng.random(n) > acc
+    target[wrong] = (y[wrong] + rng.integers(1, k, wrong.sum())) % k
+    logits = rng.normal(size=(n, k))
+    logits[np.arange(n), target] += 3.0
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def perturb(y: np.ndarray, probs: np.ndarray, lose: int, gain: int, seed: int) -> np.ndarray:
+    """Another model with mostly the same errors: `lose` right answers turn wrong, `gain` wrong
+    ones turn right (real models' errors overlap; this is what pairing exploits)."""
+    rng = np.random.default_rng(seed)
+    out = probs.copy()
+    right = np.flatnonzero(probs.argmax(1) == y)
+    wrong = np.flatnonzero(probs.argmax(1) != y)
+    for i in rng.choice(right, lose, replace=False):
+        out[i] = np.roll(out[i], 1)
+    for i in rng.choice(wrong, gain, replace=False):
+        out[i, [y[i], out[i].argmax()]] = out[i, [out[i].argmax(), y[i]]]
+    return out
+
+
+def snapshot(y, probs, run_id: str, test_fp: str = "fp-test", examples: bool = True) -> Snapshot:
+    cfg = PerformanceConfig(bootstrap=300)
+    result = evaluate_predictions(probs, y, LABELS, cfg, seed=0)
+    return Snapshot(
+        auditkit_version="0.1.0",
+        results_schema_version="1.0",
+        created_at="2026-01-01T00:00:00+00:00",
+        run_id=run_id,
+        run_status="ok",
+        suite_name="s",
+        suite_hash="0" * 64,
+        seed=0,
+        git_commit=None,
+        model=ModelInfo(id="m", source="local", location="/m", revision=None, fingerprint="w"),
+        dataset_fingerprint="fp-data",
+        split_fingerprints={"train": "fp-train", "test": test_fp},
+        label_names=LABELS,
+        audits={
+            "performance": AuditSnapshot(
+                status="ok", confidence=0.95, config=cfg.model_dump(), metrics=result.metrics
+            )
+        },
+        examples=Examples.from_arrays(y, probs) if examples else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs():
+    y = np.random.default_rng(1).integers(0, 3, 400)
+    base = probs_with_accuracy(y, 0.88, seed=2)
+    worse = perturb(y, base, lose=40, gain=6, seed=4)  # -8.5 points
+    return {
+        "base": snapshot(y, base, "base"),
+        "noise": snapshot(y, perturb(y, base, lose=12, gain=12, seed=3), "noise"),
+        "worse": snapshot(y, worse, "worse"),
+        "better": snapshot(y, perturb(y, base, lose=3, gain=30, seed=5), "better"),
+        "worse_other_test": snapshot(y, worse, "worse2", test_fp="fp-other"),
+    }
+
+
+def gate_one(base, cur, metric="performance.accuracy", **check):
+    spec = GateSpec(checks={metric: GateCheck(**check)})
+    warnings: list[str] = []
+    return _evaluate(metric, spec.checks[metric], base, cur, _pairing(base, cur), spec, warnings)
+
+
+def test_paired_mcnemar_catches_a_real_drop(runs):
+    res = gate_one(runs["base"], runs["worse"], max_drop=0.02)
+    assert res.method == "mcnemar" and res.verdict == "regressed" and res.fails
+    assert res.p_value < 1e-4
+    assert res.delta == pytest.approx(res.current - res.baseline)
+    assert res.ci_low < res.delta < res.ci_high < 0
+
+
+def test_noise_between_equal_models_is_not_flagged(runs):
+    for metric in ("performance.accuracy", "performance.macro_f1", "performance.ece"):
+        res = gate_one(runs["base"], runs["noise"], metric=metric, max_drop=0.0)
+        assert res.verdict in ("pass", "inconclusive"), (metric, res)
+        assert res.p_value > 0.05 and not res.fails
+        assert res.ci_low < 0 < res.ci_high
+
+
+@pytest.mark.parametrize("metric", ["macro_f1", "weighted_f1", "brier", "nll"])
+def test_paired_bootstrap_for_f1_and_calibration(runs, metric):
+    res = gate_one(runs["base"], runs["worse"], metric=f"performance.{metric}", max_drop=0.0)
+    assert res.method == "paired_bootstrap"
+    assert res.verdict == "regressed" and res.p_value < 0.01
+    # the direction comes from the metric: F1 falls, ECE/Brier/NLL rise
+    assert (res.delta < 0) == res.higher_is_better
+
+
+def test_ece_catches_overconfidence_with_the_same_predictions(runs):
+    y = runs["base"].examples.labels()
+    sharp = runs["base"].examples.probs() ** 4
+    cur = snapshot(y, sharp / sharp.sum(axis=1, keepdims=True), "overconfident")
+    acc = gate_one(runs["base"], cur, max_drop=0.0)
+    assert acc.delta == 0 and acc.p_value == 1.0 and acc.verdict == "pass"
+    ece = gate_one(runs["base"], cur, metric="performance.ece", max_drop=0.01)
+    assert ece.method == "paired_bootstrap" and ece.delta > 0.01
+    assert ece.verdict == "regressed" and ece.p_value < 0.01
+
+
+def test_improvement_is_reported(runs):
+    res = gate_one(runs["base"], runs["better"], max_drop=0.02)
+    assert res.verdict == "improved" and not res.fails and res.delta > 0
+
+
+def test_different_test_sets_fall_back_to_ci_comparison(runs):
+    res = gate_one(runs["base"], runs["worse_other_test"], max_drop=0.02)
+    assert res.method == "ci_comparison" and res.verdict == "regressed"
+    paired = gate_one(runs["base"], runs["worse"], max_drop=0.02)
+    # pairing is the sharper test: a smaller p for the same change
+    assert paired.p_value < res.p_value
+    assert not _pairing(runs["base"], runs["worse_other_test"]).ok
+
+
+def test_small_drop_over_the_bound_is_inconclusive(runs):
+    y = runs["base"].examples.labels()
+    probs = perturb(y, runs["base"].examples.probs(), lose=10, gain=4, seed=6)  # -1.5 points
+    cur = snapshot(y, probs, "slight")
+    res = gate_one(runs["base"], cur, max_drop=0.01)
+    assert res.verdict == "inconclusive" and not res.fails and res.p_value > 0.01
+    strict = GateSpec(
+        fail_on_inconclusive=True, checks={"performance.accuracy": {"max_drop": 0.01}}
+    )
+    check = strict.checks["performance.accuracy"]
+    res = _evaluate(
+        "performance.accuracy", check, runs["base"], cur, _pairing(runs["base"], cur), strict, []
+    )
+    assert res.verdict == "inconclusive" and res.fails
+
+
+def test_relative_drop_uses_the_baseline(runs):
+    base_acc = runs["base"].audits["performance"].metrics["accuracy"].value
+    res = gate_one(runs["base"], runs["worse"], max_relative_drop=0.5)
+    assert res.verdict == "pass"  # a 12-point drop is under half of ~0.9
+    res = gate_one(runs["base"], runs["worse"], max_relative_drop=0.05)
+    assert res.verdict == "regressed"
+    assert f"allowed {0.05 * base_acc:.4g}" in res.reason
+
+
+def test_absolute_bounds_use_the_current_ci(runs):
+    acc = runs["worse"].audits["performance"].metrics["accuracy"]
+    assert gate_one(runs["base"], runs["worse"], min=acc.ci_high + 0.01).verdict == "regressed"
+    inside = gate_one(runs["base"], runs["worse"], min=(acc.value + acc.ci_high) / 2)
+    assert inside.verdict == "inconclusive"  # below the floor, but its CI reaches over it
+    ece = runs["worse"].audits["performance"].metrics["ece"]
+    res = gate_one(runs["base"], runs["worse"], metric="performance.ece", max=ece.ci_low - 0.01)
+    assert res.verdict == "regressed" and "above max" in res.reason
+    assert gate_one(runs["base"], runs["worse"], min=0.1, max=0.99).verdict == "pass"
+
+
+def test_metric_without_ci_is_compared_as_is(runs):
+    res = gate_one(runs["base"], runs["worse"], metric="performance.brier", max_drop=0.0)
+    assert res.method == "paired_bootstrap"  # paired where possible ...
+    res = gate_one(runs["base"], runs["worse_other_test"], metric="performance.brier", max_drop=0)
+    assert res.method == "point" and res.verdict == "regressed" and res.p_value is None
+
+
+def test_missing_metric_follows_the_policy(runs):
+    res = gate_one(runs["base"], runs["worse"], metric="performance.acuracy", min=0.5)
+    assert res.verdict == "missing" and res.fails and "Did you mean: 'accuracy'" in res.reason
+    spec = GateSpec(on_missing="warn", checks={"robustness.x.flip_rate": {"max": 0.1}})
+    check = spec.checks["robustness.x.flip_rate"]
+    res = _evaluate("robustness.x.flip_rate", check, runs["base"], runs["worse"], _pairing(
+        runs["base"], runs["worse"]), spec, [])  # fmt: skip
+    assert res.verdict == "missing" and not res.fails and "not in run" in res.reason
+
+
+def test_metric_absent_from_the_baseline(runs):
+    base = runs["base"].model_copy(deep=True)
+    del base.audits["performance"].metrics["macro_f1"]
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", max_drop=0.02)
+    assert res.verdict == "missing" and res.fails and "no metric 'macro_f1'" in res.reason
+    assert res.current is not None and res.baseline is None and res.delta is None
+    # an absolute bound needs no baseline
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", min=0.1)
+    assert res.verdict == "pass"
+    res = gate_one(base, runs["worse"], metric="performance.macro_f1", min=0.99, max_drop=0)
+    assert res.verdict == "regressed" and "below min" in res.reason
+
+
+def test_a_drop_bound_needs_a_direction(runs):
+    with pytest.raises(AuditkitError, match="declares no direction"):
+        gate_one(runs["base"], runs["worse"], metric="performance.n_examples", max_drop=1)
+    res = gate_one(
+        runs["base"], runs["worse"], metric="performance.n_examples", max_drop=1,
+        higher_is_better=True,
+    )  # fmt: skip
+    assert res.verdict == "pass" and res.method == "point"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+def test_check_overrides_parse_and_merge():
+    assert parse_check_override("performance.accuracy:max_drop=0.01,min=0.8") == (
+        "performance.accuracy",
+        {"max_drop": 0.01, "min": 0.8},
+    )
+    assert parse_check_override("performance.ece") == ("performance.ece", {})
+    base = GateSpec(checks={"performance.accuracy": {"min": 0.8, "max_drop": 0.02}})
+    spec = resolve_spec(base, overrides=["performance.accuracy:max_drop=0.01,min=none"], alpha=0.01)
+    acc = spec.checks["performance.accuracy"]
+    assert acc.max_drop == 0.01 and acc.min is None and spec.alpha == 0.01
+    assert base.checks["performance.accuracy"].max_drop == 0.02  # the suite's spec is untouched
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("performance.accuracy:max_dorp=0.1", "Did you mean: 'max_drop'"),
+        ("performance.accuracy:max_drop=lots", "is not a number"),
+        ("performance.accuracy:max_drop", "missing '='"),
+        ("performance.accuracy:max_drop=-1", "greater than or equal to 0"),
+        ("performance.accuracy:min=0.9,max=0.1", "above max"),
+        ("perfomance.accuracy:min=0.5", "unknown audit 'perfomance'"),
+        ("accuracy:min=0.5", "dotted metric path"),
+    ],
+)
+def test_bad_overrides_are_clear_errors(override, message):
+    with pytest.raises(AuditkitError, match=message):
+        resolve_spec(None, overrides=[override])
+
+
+def test_no_checks_at_all_is_an_error():
+    with pytest.raises(AuditkitError, match="no checks"):
+        resolve_spec(None)
+
+
+SUITE = """name: s
+data:
+  source: csv
+  path: d.csv
+audits:
+  performance: {}
+gate:
+  alpha: 0.01
+  checks:
+    performance.accuracy: {min: 0.8, max_drop: 0.02}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    write_csv(tmp_path / "d.csv", [("a b", "x"), ("c d", "y")] * 4)
+    return tmp_path
+
+
+def test_suite_gate_section_loads(folder):
+    gate = load_suite(write_suite(folder, SUITE)).gate
+    assert gate.alpha == 0.01 and not gate.fail_on_inconclusive
+    assert gate.checks["performance.accuracy"].max_drop == 0.02
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (("max_drop: 0.02}", "max_dorp: 0.02}"), "gate.checks.performance.accuracy.max_dorp"),
+        (("max_drop: 0.02}", "max_dorp: 0.02}"), "Did you mean: 'max_drop'"),
+        (("performance.accuracy:", "robustness.flip_rate:"), "audit 'robustness' is not in"),
+        (("performance.accuracy:", "robustness.flip_rate:"), "(line 10)"),
+        (("alpha: 0.01", "alpha: 2"), "gate.alpha (line 8)"),
+        (("alpha: 0.01", "alpah: 0.01"), "Did you mean: 'alpha'"),
+        (("{min: 0.8,", "{min: 0.9, max: 0.5,"), "above max"),
+    ],
+)
+def test_suite_gate_errors_name_the_key_and_line(folder, edit, expected):
+    with pytest.raises(SuiteError) as info:
+        load_suite(write_suite(folder, SUITE.replace(*edit)))
+    assert expected in str(info.value)
+
+
+def test_default_suite_has_a_valid_gate_section():
+    from pathlib import Path
+
+    suite = load_suite(Path(__file__).resolve().parents[1] / "suites" / "finance_sentiment.yaml")
+    assert suite.gate is not None and "performance.accuracy" in suite.gate.checks
+
+
+# --------------------------------------------------------------------------- baseline files
+
+
+def test_baseline_round_trips_examples(runs, tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text(runs["base"].model_dump_json())
+    loaded = load_baseline(path)
+    assert np.allclose(loaded.examples.probs(), runs["base"].examples.probs(), atol=1e-7)
+    assert loaded.examples.label == runs["base"].examples.label
+
+
+def _bad(tmp_path, runs, mutate) -> str:
+    raw = json.loads(runs["base"].model_dump_json())
+    text = mutate(raw)
+    path = tmp_path / "b.json"
+    path.write_text(text if isinstance(text, str) else json.dumps(raw))
+    with pytest.raises(AuditkitError) as info:
+        load_baseline(path)
+    return str(info.value)
+
+
+def test_bad_baseline_files_get_clear_errors(runs, tmp_path):
+    with pytest.raises(AuditkitError, match="baseline file not found"):
+        load_baseline(tmp_path / "nope.json")
+    msg = _bad(tmp_path, runs, lambda raw: '{"format": "auditkit-baseline",')
+    assert "invalid JSON at line 1" in msg and "baseline save" in msg
+    msg = _bad(tmp_path, runs, lambda raw: "[1, 2]")
+    assert "not an auditkit baseline" in msg
+    msg = _bad(tmp_path, runs, lambda raw: raw.update(version="0"))
+    assert f"format version '0'; this auditkit (0.1.0) reads version {BASELINE_VERSION!r}" in msg
+    msg = _bad(tmp_path, runs, lambda raw: raw.update(results_schema_version="0.9"))
+    assert "results schema '0.9'" in msg
+    msg = _bad(tmp_path, runs, lambda raw: raw.pop("audits"))
+    assert "audits: required field missing" in msg
+    msg = _bad(tmp_path, runs, lambda raw: raw["examples"].update(probs_f32_b64="AAAA"))
+    assert "examples" in msg and "expected n * k * 4" in msg
+    msg = _bad(tmp_path, runs, lambda raw: raw.update(run_status="ok", surprise=1))
+    assert "surprise" in msg
+    results_like = {"schema_version": "1.0", "manifest": {}}
+    msg = _bad(tmp_path, runs, lambda raw: json.dumps(results_like))
+    assert "looks like a results.json" in msg
+
+
+def test_run_dir_from_latest_link_pointer_file_or_results_json(tmp_path):
+    from auditkit.baseline import resolve_run_dir
+
+    run = tmp_path / "toy" / "20260101-000000-abcd"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text("{}")
+    (tmp_path / "toy" / "latest").symlink_to(run.name, target_is_directory=True)
+    assert resolve_run_dir(tmp_path / "toy" / "latest") == run.resolve()
+    assert resolve_run_dir(run / "results.json") == run
+    pointer = tmp_path / "toy" / "latest.txt"  # where symlinks are unavailable
+    pointer.write_text(run.name + "\n")
+    assert resolve_run_dir(pointer) == run
+    with pytest.raises(AuditkitError, match="not a run directory"):
+        resolve_run_dir(tmp_path)
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from auditkit.baseline import write_atomic
+
+    umask = os.umask(0o022)
+    try:
+        path = write_atomic(tmp_path / "sub" / "b.json", "{}", ".b-")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert path.read_text() == "{}" and list(path.parent.iterdir()) == [path]
