@@ -64,11 +64,18 @@ audits:
 
 
 def test_default_suite_end_to_end(tmp_path):
-    """The README's main command, on the embedded default suite, through the CLI."""
+    """The README's main command, on the embedded default suite, through the CLI.
+
+    With AUDITKIT_REUSE_CACHE (set by .ci/run to the cache its first command just filled) the
+    three fine-tunes are cache hits, so CI does not train the same models twice.
+    """
+    env = dict(os.environ)
+    if os.environ.get("AUDITKIT_REUSE_CACHE"):
+        env["AUDITKIT_CACHE_DIR"] = os.environ["AUDITKIT_REUSE_CACHE"]
     done = subprocess.run(
         [sys.executable, "-m", "auditkit", "run", "suites/finance_sentiment.yaml", "--out",
          str(tmp_path), "--no-progress"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     run_dirs = [p for p in (tmp_path / "finance_sentiment").iterdir() if p.name != "latest"]
@@ -93,3 +100,13 @@ def test_default_suite_end_to_end(tmp_path):
         assert flip.ci_low <= flip.value <= flip.ci_high
         assert fair.metrics[f"{attribute}.n_probes"].value >= 40
         assert f"mitigation.{attribute}.counterfactual_flip_rate" in fair.metrics
+    rob = results.audits["robustness"]
+    assert rob.status == "ok", rob.error
+    for recipe in ("deepwordbug", "pruthi2019"):
+        m = rob.metrics
+        assert m[f"{recipe}.accuracy_under_attack"].value <= m[f"{recipe}.clean_accuracy"].value
+        assert f"adversarial_training.{recipe}.accuracy_under_attack" in m
+    assert {r[0] for r in rob.tables["invariance"].rows} >= {"typos", "names", "numbers"}
+    expl = results.audits["explanations"]
+    assert expl.status == "ok", expl.error
+    assert expl.metrics["integrated_gradients.comprehensiveness_vs_random"].value > 1
