@@ -173,7 +173,7 @@ def test_adversarial_training_raises_accuracy_under_attack(toy_suite, tmp_path):
     sample_size: 40
     bootstrap: 200
     invariance: {enabled: false}
-    adversarial_training: {enabled: true, recipe: deepwordbug, train_examples: 300}
+    adversarial_training: {enabled: true, recipe: deepwordbug, train_examples: 200}
 """
     results, run_dir = run_suite(load_suite(toy_suite(audits=audits)), out_dir=tmp_path / "r")
     res = results.audits["robustness"]
