@@ -57,13 +57,15 @@ class QueryCache:
 
 def score(handle: ModelHandle, texts: Sequence[str], cache: QueryCache, batch_size: int | None):
     """Probabilities for texts, scoring each distinct uncached text once."""
-    todo = list(dict.fromkeys(t for t in texts if cache.get(t) is None))
+    found = {t: cache.get(t) for t in dict.fromkeys(texts)}  # one lookup per distinct text
+    todo = [t for t, row in found.items() if row is None]
     cache.misses += len(todo)
     if todo:
         probs = handle.predict_proba(todo, batch_size)
         for text, row in zip(todo, probs, strict=True):
             cache.put(text, row)
-    return np.stack([cache.get(t) for t in texts]) if texts else np.zeros((0, handle.num_labels))
+            found[text] = row
+    return np.stack([found[t] for t in texts]) if texts else np.zeros((0, handle.num_labels))
 
 
 class HandleWrapper:
