@@ -68,7 +68,10 @@ def test_stratified_sample_keeps_class_shares_and_is_seeded():
 
 
 def test_offline_setup_builds_stopwords_and_wordnet(tmp_path, monkeypatch):
+    import nltk
+
     monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(nltk.data, "path", [])  # isolated from corpora earlier tests provided
     how = offline.ensure_stopwords(online=False)
     assert "scikit-learn" in how
     words = (tmp_path / "nltk_data/corpora/stopwords/english").read_text().split()
@@ -79,6 +82,9 @@ def test_offline_setup_builds_stopwords_and_wordnet(tmp_path, monkeypatch):
 
 
 def test_wordnet_from_debian_files_answers_synonym_queries(tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [])
     assert offline.DEBIAN_WORDNET.joinpath("data.noun").is_file(), (
         "Debian's wordnet-base is missing: apt-get install wordnet-base wordnet-sense-index "
         "(.ci/run does this)"
