@@ -99,19 +99,23 @@ def write_suite(folder: Path, body: str, name: str = "suite.yaml") -> Path:
     return path
 
 
-@pytest.fixture
-def toy_suite(tmp_path, tiny_bert):
-    """A runnable suite: tiny BERT, toy CSV, short training."""
-    write_csv(tmp_path / "toy.csv", toy_rows(600))
-
-    def make(extra_training: str = "", audits: str = "  performance:\n    bootstrap: 200\n"):
-        return write_suite(
-            tmp_path,
-            f"""
+def write_toy_suite(
+    folder: Path,
+    model_dir: Path,
+    *,
+    extra_training: str = "",
+    audits: str = "  performance:\n    bootstrap: 200\n",
+) -> Path:
+    """A runnable suite in `folder`: the model at `model_dir`, toy CSV, short training."""
+    if not (folder / "toy.csv").exists():
+        write_csv(folder / "toy.csv", toy_rows(600))
+    return write_suite(
+        folder,
+        f"""
 name: toy
 seed: 0
 model:
-  id: {tiny_bert}
+  id: {model_dir}
   max_length: 32
 data:
   source: csv
@@ -125,7 +129,15 @@ training:
 {extra_training}
 audits:
 {audits}""",
-        )
+    )
+
+
+@pytest.fixture
+def toy_suite(tmp_path, tiny_bert):
+    """A runnable suite: tiny BERT, toy CSV, short training."""
+
+    def make(extra_training: str = "", audits: str = "  performance:\n    bootstrap: 200\n"):
+        return write_toy_suite(tmp_path, tiny_bert, extra_training=extra_training, audits=audits)
 
     return make
 
@@ -159,28 +171,7 @@ def trained_toy_handle(tmp_path_factory):
     from auditkit.training import fine_tune
 
     folder = tmp_path_factory.mktemp("robust")
-    model_dir = build_tiny_bert(folder / "tiny")
-    write_csv(folder / "toy.csv", toy_rows(600))
-    suite_path = write_suite(
-        folder,
-        f"""
-name: toy
-model:
-  id: {model_dir}
-  max_length: 32
-data:
-  source: csv
-  path: toy.csv
-  labels: [negative, positive, neutral]
-training:
-  epochs: 6
-  batch_size: 16
-  learning_rate: 2.0e-3
-  warmup_ratio: 0.0
-audits:
-  performance: {{}}
-""",
-    )
+    suite_path = write_toy_suite(folder, build_tiny_bert(folder / "tiny"))
     suite = load_suite(suite_path)
     bundle = load_data(suite)
     handle = load_handle(resolve_model(suite.model.id), bundle.label_names, device="cpu",
