@@ -235,7 +235,8 @@ def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_p
             p50 = m[f"{v}.bs{b}.latency_p50_ms"].value
             assert 0 < p50 <= m[f"{v}.bs{b}.latency_p99_ms"].value
             assert m[f"{v}.bs{b}.throughput_per_s"].value > 0
-    assert [r["iterations"] for r in eff.tables["latency"].records()] == [2] * 6
+    # between min_iterations and iterations: a fast machine may finish all 3 within budget_s
+    assert all(2 <= r["iterations"] <= 3 for r in eff.tables["latency"].records())
 
     # energy: no RAPL/NVML here, so estimated, with its source; CO2e from the FIN grid
     energy = eff.tables["energy"].records()
