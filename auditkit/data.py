@@ -148,7 +148,12 @@ def _pick_spec(suite: Suite) -> DataSpec:
             if tried:
                 log.info("data: using fallback source %s (%s)", spec.source, "; ".join(tried))
             return spec
-        tried.append(f"{spec.source} {paths[0]!r} unavailable")
+        missing = [
+            f"{raw!r} (variable unset)" if r is None else f"{raw!r} -> {r} (not found)"
+            for raw, r in zip(paths, resolved, strict=True)
+            if r is None or not r.exists()
+        ]
+        tried.append(f"{spec.source} " + ", ".join(missing or [repr(paths[0])]) + " unavailable")
         spec = spec.fallback
     raise DataError(
         "data: no usable data source: " + "; ".join(tried),

@@ -211,7 +211,19 @@ class Suite(StrictModel):
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def resolve_path(self, value: str) -> Path | None:
-        """Expand ${VAR} and ~, resolve against the suite's folder; None if a variable is unset."""
+        """Expand ${VAR} and ~, resolve against the suite's folder; None if a variable is unset.
+
+        A relative path written in the suite is relative to the suite's folder, but a relative
+        path held by a leading variable was typed in the user's shell, so it is relative to the
+        working directory: `AUDITKIT_FPB_DIR=../data auditkit run suites/x.yaml` means ../data
+        from where the command ran, not from suites/.
+        """
+        lead = re.match(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))", value)
+        if lead:
+            var_value = os.environ.get(lead.group(1) or lead.group(2))
+            if var_value and not os.path.isabs(os.path.expanduser(var_value)):
+                absolute = os.path.abspath(os.path.expanduser(var_value))
+                value = absolute + value[lead.end() :]
         expanded = os.path.expanduser(os.path.expandvars(value))
         if re.search(r"\$\{?[A-Za-z_]", expanded):
             return None

@@ -142,3 +142,25 @@ def test_shipped_suites_are_valid(monkeypatch, tmp_path):
     (tmp_path / "sentences_50agree.csv").write_text("sentence,label\n")
     fpb = load_suite(root / "financial_phrasebank.yaml")
     assert fpb.data.fallback is not None and fpb.data.fallback.source == "hf"
+
+
+def test_relative_path_from_a_variable_is_relative_to_the_working_directory(
+    monkeypatch, tmp_path
+):
+    # A variable set in the shell holds a path relative to where the command ran,
+    # while a path written in the suite stays relative to the suite's folder.
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.csv").write_text("text,label\n")
+    (suites / "s.yaml").write_text(
+        "name: s\nmodel: {id: m}\ndata: {source: csv, path: '${MY_DATA}/d.csv', "
+        "text_column: text, label_column: label}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MY_DATA", "data")
+    suite = load_suite(suites / "s.yaml")
+    assert suite.resolve_path(suite.data.path) == tmp_path / "data" / "d.csv"
+    assert suite.resolve_path("local.csv") == suites / "local.csv"
+    monkeypatch.delenv("MY_DATA")
+    assert suite.resolve_path(suite.data.path) is None
