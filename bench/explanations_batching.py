@@ -2,7 +2,9 @@
 
 The peer is what the captum tutorials do: LayerIntegratedGradients over the embeddings, one
 example per call, 50 Gauss-Legendre steps. auditkit's runner groups equal-length examples and
-doubles the steps per example until |convergence delta| <= the tolerance. Both explain the
+splits each example's path into pieces, halving the pieces whose own error is large until
+|convergence delta| <= the tolerance ("bisect", the default); "restart" is the older strategy
+that reruns the whole path with more steps. Both explain the
 same model, forward (softmax probabilities), layer, baseline and target class, and run
 alternately in one process, so the ratio holds on a shared machine.
 
@@ -88,12 +90,15 @@ def reference(handle, examples, steps: int):
     return out
 
 
-def runner(handle, examples, tolerance: float, start: int, cap: int, batch: int, growth: int = 2):
+def runner(
+    handle, examples, tolerance: float, start: int, cap: int, batch: int, growth: int = 2,
+    strategy: str = "bisect", points: int = 4, slack: float = 0.0,
+):  # fmt: skip
     from auditkit.audits.explanations.runner import AttributionRunner, RunnerSettings
 
     settings = RunnerSettings.for_device(
         "cpu", delta_tolerance=tolerance, steps=start, max_steps=cap, batch_size=batch,
-        step_growth=growth,
+        step_growth=growth, strategy=strategy, points=points, length_slack=slack,
     )  # fmt: skip
     atts = AttributionRunner(handle.model, handle.tokenizer, "cpu", settings).run(
         "integrated_gradients", examples
@@ -108,11 +113,18 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=16, help="test sentences (seeded pick)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tolerance", type=float, default=0.05)
-    parser.add_argument("--steps", type=int, default=16, help="runner's first step count")
-    parser.add_argument("--max-steps", type=int, default=128)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=6, help="runner's first step count")
     parser.add_argument(
-        "--growth", type=int, nargs="+", default=[2, 4], help="runner step_growth variants"
+        "--points", type=int, nargs="+", default=[2], help="bisect: points per path piece"
+    )
+    parser.add_argument(
+        "--slack", type=float, nargs="+", default=[0.25],
+        help="bisect: length share by which batched examples may differ (0: equal lengths)",
+    )  # fmt: skip
+    parser.add_argument("--max-steps", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--growth", type=int, nargs="*", default=[4], help="restart-strategy step_growth variants"
     )
     parser.add_argument(
         "--ref-steps", type=int, nargs="+", default=[50], help="fixed-step captum references"
@@ -140,14 +152,25 @@ def main() -> None:
         f"captum, 1 example/call, {n} steps": lambda n=n: reference(handle, examples, n)
         for n in args.ref_steps
     }
+    for points in args.points:
+        for slack in args.slack:
+            name = (
+                f"runner bisect, batches <= {args.batch} within {slack:.0%} length, "
+                f"{args.steps} steps in pieces of {points}, up to {args.max_steps}"
+            )
+            approaches[name] = lambda points=points, slack=slack: runner(
+                handle, examples, args.tolerance, args.steps, args.max_steps, args.batch,
+                points=points, slack=slack,
+            )  # fmt: skip
     for g in args.growth:
         name = (
-            f"runner, equal-length batches <= {args.batch}, steps {args.steps} x{g} "
+            f"runner restart, equal-length batches <= {args.batch}, steps {args.steps} x{g} "
             f"up to {args.max_steps}"
         )
         approaches[name] = lambda g=g: runner(
-            handle, examples, args.tolerance, args.steps, args.max_steps, args.batch, g
-        )
+            handle, examples, args.tolerance, args.steps, args.max_steps, args.batch, g,
+            strategy="restart",
+        )  # fmt: skip
     runner(handle, examples[:2], args.tolerance, 4, 4, 2)  # warm-up (allocations, captum import)
     times: dict[str, list[float]] = {name: [] for name in approaches}
     outputs = {}

@@ -15,6 +15,7 @@ from auditkit.audits.explanations.faithfulness import (
     rationale_masks,
 )
 from auditkit.audits.explanations.methods import embedding_layer, encode
+from auditkit.audits.explanations.quadrature import split_to_refine
 from auditkit.audits.explanations.runner import (
     AttributionRunner,
     RunnerSettings,
@@ -125,6 +126,9 @@ def test_equal_length_batches_never_mix_lengths():
     assert exact == [[0, 2], [3], [1, 5], [4]]
     assert sorted(i for b in exact for i in b) == list(range(6))
     assert list(length_batches(examples, 4, pad=True)) == [[0, 2, 3, 1], [5, 4]]
+    # slack: sorted neighbours while the longest is within 40% of the batch's shortest
+    assert list(length_batches(examples, 8, pad=False, slack=0.4)) == [[0, 2, 3, 1, 5], [4]]
+    assert list(length_batches(examples, 3, pad=False, slack=0.4)) == [[0, 2, 3], [1, 5, 4]]
 
 
 def _classifier(arch: str, folder, scratch=None):
@@ -201,18 +205,63 @@ def test_ig_attributions_sum_to_the_output_change_within_delta(arch, tiny_bert, 
             assert np.abs(att.scores).sum() > 0
 
 
-def test_adaptive_steps_grow_while_delta_is_above_tolerance(tiny_bert):
+def test_restart_steps_grow_while_delta_is_above_tolerance(tiny_bert):
     model, tok = _classifier("bert", tiny_bert)
     examples = encode(tok, ["shares rose", "the bank cut its outlook on monday"], [0, 0], 32)
 
     def steps(**kw):
-        runner = AttributionRunner(model, tok, "cpu", RunnerSettings(steps=2, **kw))
+        settings = RunnerSettings(steps=2, strategy="restart", **kw)
+        runner = AttributionRunner(model, tok, "cpu", settings)
         return [a.steps for a in runner.run("integrated_gradients", examples)]
 
     assert steps(adaptive=False, delta_tolerance=1e-12) == [2, 2]
     assert steps(max_steps=8, delta_tolerance=1e-12) == [8, 8]  # 2 -> 4 -> 8, the cap
     assert steps(max_steps=16, step_growth=4, delta_tolerance=1e-12) == [16, 16]  # 2 -> 8 -> 16
     assert steps(max_steps=8, delta_tolerance=10.0) == [2, 2]  # already within: no retry
+
+
+def test_split_to_refine_halves_the_largest_errors_until_the_rest_is_small():
+    errors = np.array([0.001, -0.2, 0.05, 0.002])
+    assert split_to_refine(errors, tolerance=0.12, budget=10) == [1]  # rest 0.053 <= 0.06
+    assert split_to_refine(errors, tolerance=0.1, budget=10) == [1, 2]  # 0.053 > 0.05
+    assert split_to_refine(errors, tolerance=0.01, budget=10) == [1, 2]  # rest 0.003
+    assert split_to_refine(errors, tolerance=0.01, budget=1) == [1]
+    assert split_to_refine(errors, tolerance=1.0, budget=10) == []
+
+
+def _long_ig_reference(model, ex, steps=400):
+    import torch
+    from captum.attr import LayerIntegratedGradients
+
+    from auditkit.audits.explanations.methods import ProbabilityForward
+
+    lig = LayerIntegratedGradients(ProbabilityForward(model), embedding_layer(model))
+    ids = torch.tensor([ex.input_ids])
+    attr = lig.attribute(
+        ids, baselines=torch.tensor([ex.baseline_ids]), target=ex.target,
+        additional_forward_args=(torch.ones_like(ids),), n_steps=steps,
+    )  # fmt: skip
+    return attr.sum(-1)[0].detach().numpy()
+
+
+def test_bisect_matches_captum_layer_ig_and_halves_only_when_needed(tiny_bert):
+    model, tok = _classifier("bert", tiny_bert)
+    texts = ["shares rose", "the bank cut its outlook on monday", "profit fell sharply"]
+    examples = encode(tok, texts, [0, 1, 2], 32)
+
+    def run(**kw):
+        settings = RunnerSettings(steps=4, points=2, max_steps=32, batch_size=4, **kw)
+        return AttributionRunner(model, tok, "cpu", settings).run("integrated_gradients", examples)
+
+    loose = run(delta_tolerance=10.0)
+    assert [a.steps for a in loose] == [4, 4, 4] and [a.steps_spent for a in loose] == [4, 4, 4]
+    strict = run(delta_tolerance=1e-9)  # unreachable: every example halves up to the cap
+    assert all(a.steps == 32 for a in strict)
+    assert all(a.steps_spent > a.steps for a in strict)  # halved pieces' points are counted
+    assert sum(abs(a.delta) for a in strict) < sum(abs(a.delta) for a in loose)
+    for ex, att in zip(examples, strict, strict=True):
+        ref = _long_ig_reference(model, ex)
+        np.testing.assert_allclose(att.scores, ref, atol=2e-4 + 0.02 * np.abs(ref).max())
 
 
 # -- adversarial pairs from the robustness artifact ---------------------------------------------

@@ -144,9 +144,7 @@ def test_shipped_suites_are_valid(monkeypatch, tmp_path):
     assert fpb.data.fallback is not None and fpb.data.fallback.source == "hf"
 
 
-def test_relative_path_from_a_variable_is_relative_to_the_working_directory(
-    monkeypatch, tmp_path
-):
+def test_relative_path_from_a_variable_is_relative_to_the_working_directory(monkeypatch, tmp_path):
     # A variable set in the shell holds a path relative to where the command ran,
     # while a path written in the suite stays relative to the suite's folder.
     suites = tmp_path / "suites"

@@ -55,12 +55,23 @@ class ExplanationsConfig(AuditConfig):
     delta_tolerance: float = Field(
         default=0.05, gt=0, description="max |convergence delta| of integrated gradients (prob.)"
     )
-    steps: int = Field(default=16, ge=2, description="first number of Gauss-Legendre steps")
-    max_steps: int = Field(default=256, ge=2, description="adaptive steps stop doubling here")
-    step_growth: int = Field(default=4, ge=2, le=8, description="steps factor per retry")
-    adaptive: bool = Field(default=True, description="grow steps until |delta| <= tolerance")
+    steps: int = Field(default=6, ge=2, description="first number of Gauss-Legendre steps")
+    max_steps: int = Field(default=256, ge=2, description="adaptive steps stop here")
+    strategy: Literal["bisect", "restart"] = Field(
+        default="bisect",
+        description="bisect: halve the path pieces whose own error is large; restart: rerun "
+        "the whole path with step_growth x the steps",
+    )
+    points: int = Field(
+        default=2, ge=1, le=32, description="bisect: Gauss-Legendre points per piece"
+    )
+    step_growth: int = Field(default=4, ge=2, le=8, description="restart: steps factor per retry")
+    adaptive: bool = Field(default=True, description="add steps until |delta| <= tolerance")
     batch_size: int | None = Field(
-        default=None, gt=0, description="examples per captum call; auto: 8 on CPU, 64 on GPU"
+        default=None, gt=0, description="examples per captum call; auto: 16 on CPU, 64 on GPU"
+    )
+    length_slack: float | None = Field(
+        default=None, ge=0, description="CPU: batched lengths may differ by this share; auto 0.25"
     )
     internal_batch_size: int | None = Field(
         default=None, gt=0, description="rows per forward inside captum; auto: 512 CPU, 4096 GPU"
@@ -116,8 +127,11 @@ class ExplanationsAudit(Audit):
             max_steps=cfg.max_steps,
             step_growth=cfg.step_growth,
             adaptive=cfg.adaptive,
+            strategy=cfg.strategy,
+            points=cfg.points,
             batch_size=cfg.batch_size,
             internal_batch_size=cfg.internal_batch_size,
+            length_slack=cfg.length_slack,
         )
         bar = ctx.progress.bar(len(encoded) * len(cfg.methods), desc="explanations: attributions")
         runner = AttributionRunner(
