@@ -127,3 +127,53 @@ def test_handle_on_cuda_matches_cpu(tiny_bert):
     cpu = load_handle(source, ["a", "b", "c"], device="cpu").predict_proba(texts)
     gpu = load_handle(source, ["a", "b", "c"], device="cuda").predict_proba(texts)
     np.testing.assert_allclose(cpu, gpu, atol=1e-4)
+
+
+def test_length_chunks_cut_where_the_length_jumps():
+    from auditkit.models import length_chunks
+
+    ends = length_chunks([10] * 10, 4, overhead=64)  # equal lengths: as few batches as fit
+    sizes = np.diff([0, *ends])
+    assert len(ends) == 3 and ends[-1] == 10 and sizes.max() <= 4
+    # 4 short and 4 long texts: one batch of 8 pads the short ones to 60 (480 tokens + 64);
+    # two batches cost 4 x 10 + 4 x 60 + 2 x 64 = 408.
+    assert length_chunks([10] * 4 + [60] * 4, 8, overhead=64) == [4, 8]
+    # a tiny jump is not worth a call: 8 x 11 + 64 < 4 x 10 + 4 x 11 + 128
+    assert length_chunks([10] * 4 + [11] * 4, 8, overhead=64) == [8]
+    assert length_chunks([], 8, overhead=64) == []
+
+
+def test_out_of_memory_halves_the_batch_and_loses_nothing(handle, monkeypatch, caplog):
+    texts = [t for t, _ in toy_rows(21)]
+    reference = handle.predict_proba(texts, batch_size=8)
+    original = handle._forward
+    sizes = []
+
+    def small_memory(batch_ids):  # a device that holds at most 3 rows
+        sizes.append(len(batch_ids))
+        if len(batch_ids) > 3:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(batch_ids)
+
+    monkeypatch.setattr(handle, "_forward", small_memory)
+    with caplog.at_level("WARNING"):
+        got = handle.predict_proba(texts, batch_size=8)
+    np.testing.assert_allclose(got, reference, atol=1e-5)
+    assert max(sizes) == 8 and sizes[-1] <= 3 and "retrying with batch size 2" in caplog.text
+
+
+def test_split_by_length_false_keeps_full_batches(handle, monkeypatch):
+    seen = []
+    original = handle.model.forward
+
+    def spy(input_ids=None, attention_mask=None, **kw):
+        seen.append(tuple(input_ids.shape))
+        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
+
+    monkeypatch.setattr(handle.model, "forward", spy)
+    texts = ["rose"] * 4 + [" ".join(["the company said its sales rose"] * 3)] * 4
+    handle.predict_proba(texts, batch_size=8)
+    assert sorted(seen) == [(4, 3), (4, 20)]  # split where the length jumps
+    seen.clear()
+    handle.predict_proba(texts, batch_size=8, split_by_length=False)
+    assert seen == [(8, 20)]  # what a latency measurement at batch 8 must time

@@ -184,7 +184,9 @@ def _measure_variants(
         with PeakRss() as rss:
             for bs in cfg.batch_sizes:
                 m.timings[bs] = time_calls(
-                    lambda chunk, h=handle, b=bs: h.predict_proba(chunk, batch_size=b),
+                    lambda chunk, h=handle, b=bs: h.predict_proba(
+                        chunk, batch_size=b, split_by_length=False
+                    ),
                     texts,
                     lengths,
                     bs,
