@@ -264,6 +264,25 @@ def test_bisect_matches_captum_layer_ig_and_halves_only_when_needed(tiny_bert):
         np.testing.assert_allclose(att.scores, ref, atol=2e-4 + 0.02 * np.abs(ref).max())
 
 
+def test_bisect_gives_the_same_attributions_in_padded_batches(tiny_bert):
+    # The GPU default pads examples of different lengths into one batch; the padding must
+    # change neither the attributions nor the convergence deltas.
+    model, tok = _classifier("bert", tiny_bert)
+    texts = ["shares rose", "the bank cut its outlook on monday", "profit fell sharply in q3"]
+    examples = encode(tok, texts, [0, 1, 2], 32)
+    assert len({len(e) for e in examples}) == 3
+
+    def run(**kw):
+        settings = RunnerSettings(steps=4, points=2, max_steps=16, delta_tolerance=1e-3, **kw)
+        return AttributionRunner(model, tok, "cpu", settings).run("integrated_gradients", examples)
+
+    alone = run(batch_size=1)
+    padded = run(batch_size=8, pad_batches=True)
+    for a, b in zip(alone, padded, strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+        assert a.delta == pytest.approx(b.delta, abs=1e-5) and a.steps == b.steps
+
+
 # -- adversarial pairs from the robustness artifact ---------------------------------------------
 
 
