@@ -283,6 +283,24 @@ def test_bisect_gives_the_same_attributions_in_padded_batches(tiny_bert):
         assert a.delta == pytest.approx(b.delta, abs=1e-5) and a.steps == b.steps
 
 
+@pytest.mark.gpu
+def test_bisect_on_cuda_matches_cpu(tiny_bert):
+    # The GPU defaults: padded batches of 64, bisect pieces on the device.
+    model, tok = _classifier("bert", tiny_bert)
+    examples = encode(tok, ["shares rose", "the bank cut its outlook on monday"], [0, 1], 32)
+
+    def run(device):
+        settings = RunnerSettings.for_device(device, steps=4, points=2, delta_tolerance=1e-3)
+        return AttributionRunner(model.to(device), tok, device, settings).run(
+            "integrated_gradients", examples
+        )
+
+    on_gpu, on_cpu = run("cuda"), run("cpu")
+    for a, b in zip(on_gpu, on_cpu, strict=True):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+        assert abs(a.delta) <= 1e-3 or a.steps == b.steps
+
+
 # -- adversarial pairs from the robustness artifact ---------------------------------------------
 
 

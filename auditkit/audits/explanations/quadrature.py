@@ -198,7 +198,7 @@ class CompositeIG:
             rows = [r for r, _ in chunk]
             with torch.no_grad():
                 probs = self.forward(self._at(rows, [x for _, x in chunk]), ids[rows], mask[rows])
-            out += probs[torch.arange(len(rows)), target[rows]].tolist()
+            out += probs[torch.arange(len(rows), device=probs.device), target[rows]].tolist()
         return out
 
     def _integrate(self, pieces: list[Piece], points: int) -> None:
