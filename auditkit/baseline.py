@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from auditkit import __version__
 from auditkit.errors import AuditkitError
+from auditkit.files import write_atomic
 from auditkit.results import (
     RESULTS_FILE,
     SCHEMA_VERSION,
@@ -242,24 +242,10 @@ def _examples(results: RunResults, run_dir: Path) -> Examples | None:
 # --------------------------------------------------------------------------- files
 
 
-def write_atomic(target: Path, text: str, prefix: str) -> Path:
-    """Write via a temp file and rename, with the permissions a plain open() would give
-    (mkstemp makes files 0600, which a CI artifact or a teammate could not read)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, target)
-    return target
-
-
 def save_baseline(run_dir: str | os.PathLike[str], to: str | os.PathLike[str]) -> Snapshot:
     """Write the run's snapshot to `to` (atomically; parent folders are created)."""
     snapshot = snapshot_from_run(run_dir)
-    write_atomic(Path(to), snapshot.model_dump_json(indent=1), ".baseline-")
+    write_atomic(Path(to), snapshot.model_dump_json(indent=1))
     return snapshot
 
 

@@ -34,9 +34,9 @@ from auditkit.baseline import (
     load_baseline,
     resolve_run_dir,
     snapshot_from_run,
-    write_atomic,
 )
 from auditkit.errors import AuditkitError
+from auditkit.files import write_atomic
 from auditkit.gate_config import parse_check_override, resolve_spec, spec_from_run
 from auditkit.results import Metric, now_iso
 from auditkit.significance import PairedTest, mcnemar, paired_bootstrap
@@ -181,7 +181,7 @@ def run_gate(
 
 def write_json(report: GateReport, path: str | os.PathLike[str]) -> Path:
     """gate.json (atomically), the file the HTML report and the dashboard read."""
-    return write_atomic(Path(path), report.model_dump_json(indent=2), ".gate-")
+    return write_atomic(Path(path), report.model_dump_json(indent=2))
 
 
 def load_gate(path: str | os.PathLike[str]) -> GateReport:

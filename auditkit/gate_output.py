@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from auditkit.files import write_atomic
 from auditkit.gate import CheckResult, GateReport
 
 MARK = {
@@ -201,7 +202,4 @@ def render_junit(report: GateReport) -> str:
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    return target
+    return write_atomic(Path(path), text)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+from auditkit.files import write_atomic
 
 SCHEMA_VERSION = "1.0"
 RESULTS_FILE = "results.json"
@@ -22,6 +24,24 @@ RESULTS_FILE = "results.json"
 
 class _Plain(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def to_plain(value: Any) -> Any:
+    """numpy scalars and arrays (inside lists, tuples and dicts) as the Python values JSON takes.
+
+    Audits compute with numpy and pandas, so a table row or a config value is easily an
+    `int64` or a `bool_`, which pydantic cannot serialize; they are converted here, at the
+    schema boundary, instead of failing when results.json is written.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {to_plain(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
 
 
 class Metric(_Plain):
@@ -51,6 +71,15 @@ class Table(_Plain):
     rows: list[list[Any]]
     description: str | None = None
 
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _plain_rows(cls, v: Any) -> Any:
+        return to_plain(v)
+
+    @field_serializer("rows")
+    def _dump_rows(self, rows: list[list[Any]]) -> list[list[Any]]:
+        return to_plain(rows)  # rows appended after construction skip the validator
+
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
@@ -73,6 +102,15 @@ class AuditResult(_Plain):
     error: ErrorInfo | None = None
     config: dict[str, Any] = Field(default_factory=dict)
     wall_time_s: float | None = None
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _plain_config(cls, v: Any) -> Any:
+        return to_plain(v)
+
+    @field_serializer("config")
+    def _dump_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return to_plain(config)
 
 
 class Stage(_Plain):
@@ -149,6 +187,10 @@ class TrainingSummary(_Plain):
     padded_tokens_per_epoch: int
     padded_tokens_per_epoch_random: int
     real_tokens_per_epoch: int
+    world_size: int = Field(default=1, description="processes that trained data-parallel")
+    effective_batch_size: int | None = Field(
+        default=None, description="examples per optimizer step over all processes"
+    )
     config: dict[str, Any]
 
 
@@ -182,14 +224,8 @@ def now_iso() -> str:
 
 
 def save_results(results: RunResults, run_dir: Path) -> Path:
-    """Write results.json atomically (temp file + rename)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    target = run_dir / RESULTS_FILE
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".results-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(results.model_dump_json(indent=2))
-    os.replace(tmp, target)
-    return target
+    """Write results.json atomically and durably (see `auditkit.files.write_atomic`)."""
+    return write_atomic(run_dir / RESULTS_FILE, results.model_dump_json(indent=2))
 
 
 class SchemaMismatchError(ValueError):

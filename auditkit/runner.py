@@ -159,15 +159,24 @@ def run_suite(
     from auditkit.training import is_main_process
 
     writer = is_main_process()  # under torchrun, rank 0 alone writes results
+    rank = os.environ.get("RANK", "0")
 
-    def save() -> None:
-        if writer:
+    def save(audit: str | None = None) -> None:
+        """Write results.json; a result that cannot be written fails its audit, not the run."""
+        if not writer:
+            return
+        try:
             save_results(results, run_dir)
+        except Exception as exc:
+            if audit is None or audit not in results.audits:
+                raise
+            _record_save_failure(results, audit, exc)
+            save_results(results, run_dir)  # a second failure is not this audit's: it propagates
 
     from auditkit.audits.efficiency.energy import StageMeter
 
     @contextlib.contextmanager
-    def stage(name: str) -> Iterator[None]:
+    def stage(name: str, audit: str | None = None) -> Iterator[None]:
         meter = StageMeter(str(dev))  # measured (NVML/RAPL) or estimated; never raises
         start = time.perf_counter()
         try:
@@ -184,7 +193,7 @@ def run_suite(
                     detail=detail,
                 )
             )
-            save()
+            save(audit)
 
     try:
         with stage("data"):
@@ -227,10 +236,22 @@ def run_suite(
                 results.training = outcome.summary
                 results.manifest.model.fine_tuned = True
                 results.manifest.model.cache_key = outcome.summary.cache_key
-            if not writer:  # under torchrun, rank 0 alone audits and writes
-                return results, run_dir
         else:
             log.info("training: disabled in the suite; auditing the model as loaded")
+
+        from auditkit.training import leave_distributed
+
+        processes = leave_distributed()  # the audits, and any fine-tune inside them, run alone
+        if not writer:  # under torchrun: this rank's part (the data-parallel fine-tune) is done
+            log.info(
+                "rank %s of %d: fine-tune done; rank 0 runs the audits and writes the results",
+                rank,
+                processes,
+            )
+            results.status = "ok"
+            return results, run_dir
+        if processes > 1:
+            log.info("audits run in this process alone (%d processes trained)", processes)
 
         from auditkit.audits.base import AuditContext
 
@@ -245,7 +266,7 @@ def run_suite(
                 progress=progress,
                 results=results,
             )
-            with stage(f"audit:{name}"):
+            with stage(f"audit:{name}", audit=name):
                 results.audits[name] = _run_audit(name, cfg, ctx)
     except BaseException as exc:
         results.status = "failed"
@@ -275,6 +296,23 @@ def _write_report(run_dir: Path) -> None:
     from auditkit.report import try_render_report
 
     try_render_report(run_dir)  # logs, never raises: results.json is what counts
+
+
+def _record_save_failure(results: RunResults, name: str, exc: Exception) -> None:
+    """Replace an audit's result that cannot be serialized by a failed one that says why."""
+    log.error("audit %s: its results could not be saved: %s: %s", name, type(exc).__name__, exc)
+    bad = results.audits[name]
+    results.audits[name] = AuditResult(
+        name=name,
+        status="failed",
+        config=bad.config,
+        wall_time_s=bad.wall_time_s,
+        error=ErrorInfo(
+            type=type(exc).__name__,
+            message=f"the audit ran, but its results could not be saved to results.json: {exc}",
+            traceback=traceback.format_exc(),
+        ),
+    )
 
 
 def _run_audit(name: str, cfg, ctx) -> AuditResult:

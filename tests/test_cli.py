@@ -95,8 +95,15 @@ def test_failed_audit_is_recorded_and_others_kept(toy_suite, tmp_path, monkeypat
     assert "boom" in results.audits["exploding"].error.message
     assert results.audits["performance"].status == "ok"
     on_disk = json.loads((run_dir / "results.json").read_text())
-    assert on_disk["audits"]["performance"]["metrics"]["accuracy"]["value"] > 0.5
+    kept = on_disk["audits"]["performance"]
+    assert kept["status"] == "ok" and kept["error"] is None
+    # the kept numbers are the audit's own: they agree with its per-example artifact
+    preds = pd.read_parquet(run_dir / kept["artifacts"]["predictions"])
+    assert len(preds) == results.data.split_sizes["test"]
+    assert kept["metrics"]["accuracy"]["value"] == pytest.approx(preds["correct"].mean())
+    assert kept["metrics"] == results.audits["performance"].model_dump(mode="json")["metrics"]
     assert on_disk["audits"]["exploding"]["error"]["type"] == "RuntimeError"
+    assert [s["name"] for s in on_disk["stages"]][-2:] == ["audit:exploding", "audit:performance"]
     report = (run_dir / "report.html").read_text()
     assert "failed: RuntimeError: boom: the audit broke" in report and "Confusion matrix" in report
 

@@ -372,18 +372,3 @@ def test_run_dir_from_latest_link_pointer_file_or_results_json(tmp_path):
     assert resolve_run_dir(pointer) == run
     with pytest.raises(AuditkitError, match="not a run directory"):
         resolve_run_dir(tmp_path)
-
-
-def test_written_files_get_ordinary_permissions(tmp_path):
-    import os
-    import stat
-
-    from auditkit.baseline import write_atomic
-
-    umask = os.umask(0o022)
-    try:
-        path = write_atomic(tmp_path / "sub" / "b.json", "{}", ".b-")
-    finally:
-        os.umask(umask)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
-    assert path.read_text() == "{}" and list(path.parent.iterdir()) == [path]

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from auditkit.errors import AuditkitError
+from auditkit.files import write_atomic
 from auditkit.results import RESULTS_FILE, RunResults, SchemaMismatchError, load_results
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,7 @@ def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         ) from exc
     target = Path(out) if out else run_dir / REPORT_FILE
     html = render_html(results, run_dir, link_prefix=_link_prefix(run_dir, target.parent))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)
+    write_atomic(target, html)
     log.info("report: %s", target)
     return target
 

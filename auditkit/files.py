@@ -1,0 +1,56 @@
+"""The one way auditkit writes a file: atomically, durably, with ordinary permissions.
+
+A reader (the dashboard, a CI step, a teammate) sees the old file or the new one, never half
+of one: the text goes to a temp file in the same folder, is fsynced, and is renamed over the
+target; the folder is fsynced too, so the rename survives a power cut. `mkstemp` makes files
+0600, which a CI artifact store or a teammate could not read, so the temp file gets the mode a
+plain `open()` would give (0666 less the umask).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(target: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Replace `target` with `data` (str is written as UTF-8); parent folders are created."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable; some filesystems (and Windows) cannot open a folder: skip."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
