@@ -66,8 +66,10 @@ def run(
     from auditkit.progress import Progress
     from auditkit.runner import run_suite
     from auditkit.suite import load_suite
+    from auditkit.training import is_main_process
 
     loaded = load_suite(suite)
+    writer = is_main_process()  # read before the run: it drops torchrun's variables
     results, run_dir = run_suite(
         loaded,
         out_dir=out,
@@ -78,7 +80,8 @@ def run(
         progress=Progress(False if no_progress else None),
         command=shlex.join(["auditkit", *sys.argv[1:]]),
     )
-    _print_summary(results, run_dir)
+    if writer:  # a non-zero torchrun rank trains, then leaves the audits to rank 0
+        _print_summary(results, run_dir)
     if results.status != "ok":
         raise typer.Exit(1)
 

@@ -48,7 +48,13 @@ def cache_key(
     seed: int,
     max_length: int,
     pooling: str = "cls",
+    processes: int = 1,
 ) -> str:
+    """The fine-tune cache key: everything that changes the trained weights.
+
+    `processes` is the data-parallel world size: two ranks train with twice the effective
+    batch and half the steps, a different model that must not share a single process's key.
+    """
     payload = {
         "pooling": pooling,
         "model": model_fingerprint,
@@ -59,6 +65,9 @@ def cache_key(
         "seed": seed,
         "max_length": max_length,
     }
+    if processes != 1:  # absent for one process, so single-process keys stay as they were
+        payload["world_size"] = processes
+        payload["effective_batch_size"] = effective_batch_size(spec, processes)
     blob = json.dumps(payload, sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:24]
 
@@ -66,6 +75,56 @@ def cache_key(
 def is_main_process() -> bool:
     """False on the non-zero ranks of a torchrun / accelerate launch."""
     return int(os.environ.get("RANK", "0")) == 0
+
+
+def world_size() -> int:
+    """How many processes train data-parallel: torchrun's WORLD_SIZE, else 1."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def effective_batch_size(spec: TrainingSpec, processes: int = 1) -> int:
+    """Examples per optimizer step, over every process."""
+    return spec.batch_size * spec.gradient_accumulation_steps * processes
+
+
+# torchrun's variables (and those accelerate reads) that make a Trainer join a process group.
+_LAUNCH_VARS = (
+    "RANK",
+    "WORLD_SIZE",
+    "LOCAL_RANK",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "GROUP_WORLD_SIZE",
+    "ROLE_RANK",
+    "ROLE_WORLD_SIZE",
+    "ROLE_NAME",
+)
+
+
+def leave_distributed() -> int:
+    """After the data-parallel fine-tune, continue as a single process; returns the old size.
+
+    Under torchrun only the main fine-tune is data-parallel. Rank 0 then audits alone while
+    the other ranks exit, so a later Trainer (adversarial training, a fairness mitigation)
+    must not try to join the group again and wait for ranks that are gone: the group is
+    destroyed, accelerate's cached state is reset and the launch variables are dropped.
+    """
+    size = world_size()
+    if size == 1 and "LOCAL_RANK" not in os.environ:
+        return 1
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    try:
+        from accelerate.state import AcceleratorState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
+    except (ImportError, AttributeError):  # pragma: no cover - accelerate's internals moved
+        log.debug("accelerate state not reset", exc_info=True)
+    for name in _LAUNCH_VARS:
+        os.environ.pop(name, None)
+    return size
 
 
 @dataclass
@@ -86,6 +145,7 @@ def fine_tune(
     progress: bool = True,
 ) -> TrainingOutcome:
     """Fine-tune `handle`'s model on the bundle's train split, or load the cached result."""
+    processes = world_size()
     key = cache_key(
         handle.fingerprint or "",
         bundle,
@@ -93,6 +153,7 @@ def fine_tune(
         seed=seed,
         max_length=handle.max_length,
         pooling=handle.pooling,
+        processes=processes,
     )
     target = (cache_dir or cache_root()) / "models" / key
     if (target / SUMMARY_FILE).is_file() and not retrain:
@@ -106,7 +167,9 @@ def fine_tune(
             "training.early_stopping_patience needs a validation split",
             hint="set data.validation_size > 0 or give data.validation_path",
         )
-    summary, trained = _train(handle, bundle, spec, seed=seed, key=key, progress=progress)
+    summary, trained = _train(
+        handle, bundle, spec, seed=seed, key=key, progress=progress, processes=processes
+    )
     if is_main_process():  # one writer under torchrun
         tmp = Path(tempfile.mkdtemp(dir=_ensure(target.parent), prefix=f".{key}-"))
         trained.save_pretrained(tmp, safe_serialization=True)
@@ -185,6 +248,7 @@ def _train(
     seed: int,
     key: str,
     progress: bool,
+    processes: int = 1,
 ) -> tuple[TrainingSummary, Any]:
     import torch
     import transformers
@@ -281,10 +345,13 @@ def _train(
     trainer.add_callback(_EpochLogger(show_bar=progress))
 
     log.info(
-        "training: %d examples, %s epochs, batch %d, lr %g, %s on %s",
+        "training: %d examples, %s epochs, batch %d%s, lr %g, %s on %s",
         len(train_ds),
         spec.epochs,
         spec.batch_size,
+        f" x {processes} processes (effective {effective_batch_size(spec, processes)})"
+        if processes > 1
+        else "",
         spec.learning_rate,
         precision,
         device_type,
@@ -340,6 +407,8 @@ def _train(
         padded_tokens_per_epoch=grouped if spec.group_by_length else shuffled,
         padded_tokens_per_epoch_random=shuffled,
         real_tokens_per_epoch=int(sum(lengths)),
+        world_size=processes,
+        effective_batch_size=effective_batch_size(spec, processes),
         config=spec.model_dump(mode="json"),
     )
     log.info(

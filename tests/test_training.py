@@ -67,6 +67,23 @@ def test_cache_key_depends_on_seed_config_and_data(toy_suite):
     assert key != cache_key("m", bundle, changed, seed=0, max_length=32)
 
 
+def test_cache_key_separates_data_parallel_fine_tunes(toy_suite, monkeypatch, tmp_path):
+    """Two ranks train with twice the effective batch: a different model, a different key."""
+    suite, bundle, _ = setup(toy_suite())
+    one = cache_key("m", bundle, suite.training, seed=0, max_length=32)
+    assert one == cache_key("m", bundle, suite.training, seed=0, max_length=32, processes=1)
+    two = cache_key("m", bundle, suite.training, seed=0, max_length=32, processes=2)
+    assert two != one
+    assert two != cache_key("m", bundle, suite.training, seed=0, max_length=32, processes=4)
+    # fine_tune reads the launch's world size into the key
+    from auditkit import training
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert training.world_size() == 2
+    spec = suite.training
+    assert training.effective_batch_size(spec, 2) == 2 * spec.batch_size
+
+
 def test_length_grouping_halves_padding_on_skewed_lengths():
     rng = np.random.default_rng(0)
     lengths = np.clip(rng.lognormal(3.3, 0.45, 4000), 8, 150).astype(int).tolist()
