@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import pytest
 from auditkit.report import render_report
 from auditkit.results import load_results
 from tests.report_fixtures import XSS, write_run
+from tests.resources import chromium_binary
 
 GATE = {
     "baseline": "reports/finance_sentiment/20261101-000000-base",
@@ -268,17 +268,15 @@ def test_a_report_error_is_logged_not_raised(tmp_path, caplog, monkeypatch):
     assert load_results(run_dir).status == "ok"  # results.json untouched
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     """Debian's chromium, headless, with a fresh profile and console messages on stderr."""
+    exe = chromium_binary()  # skips locally, fails in CI, when it is not installed
     profile = tempfile.mkdtemp(dir=tmp_path, prefix="chromium-profile-")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--no-first-run", f"--user-data-dir={profile}",
              "--enable-logging=stderr", "--v=0"]  # fmt: skip
     return subprocess.run(
-        [CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=180, check=False
+        [exe, *flags, *args], capture_output=True, text=True, timeout=180, check=False
     )
 
 
@@ -287,7 +285,6 @@ def console_lines(done: subprocess.CompletedProcess) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (Debian package chromium)")
 def test_report_in_headless_chromium(full, tmp_path):
     from PIL import Image
 
