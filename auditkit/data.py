@@ -6,7 +6,9 @@ first bad rows are shown instead. Nothing is dropped silently.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import json
 import logging
 import math
 import unicodedata
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+NO_LABEL = "-1"  # a Hub ClassLabel's id for "no label" (e.g. GLUE test splits)
 
 
 @dataclass
@@ -82,25 +85,30 @@ def load_data(suite: Suite) -> DatasetBundle:
         report.rows_read[split] = len(frame)
         _check_columns(frame, spec, split, origin)
 
-    label_names = _label_names(spec, frames, class_names)
+    reader = LabelReader.build(spec, class_names, report)
+    label_names = _label_names(spec, frames, reader)
     cleaned = {
-        split: _clean(frame, spec, label_names, split, origin, report)
+        split: _clean(frame, spec, label_names, split, origin, report, reader)
         for split, frame in frames.items()
     }
     cleaned = _dedupe(cleaned, spec, report)
     cleaned = _make_splits(cleaned, spec, suite.seed, report)
     if spec.sample:
-        for split in ("train", "test"):
-            n = getattr(spec.sample, split)
-            if n is not None and n < len(cleaned[split]):
-                cleaned[split] = _stratified_take(cleaned[split], n, suite.seed, report, split)
+        _sample(cleaned, spec, suite.seed, report)
 
     for split, frame in cleaned.items():
         if len(frame) == 0:
+            hint = "check the file, the column names and `data.labels`"
+            if reader.targets is not None and report.dropped.get("missing_label"):
+                hint = (
+                    "rows labelled -1 have no label (the Hub's convention; test splits such as "
+                    "GLUE's are unlabelled): name a labelled split, or leave the split unset to "
+                    "have one held out of train"
+                )
             raise DataError(
                 f"data: the {split} split has no usable rows after cleaning "
                 f"(dropped: {report.dropped or 'none'})",
-                hint="check the file, the column names and `data.labels`",
+                hint=hint,
             )
     _check_label_coverage(cleaned, label_names, spec, report)
     for split, frame in cleaned.items():
@@ -179,16 +187,20 @@ def _read(spec: DataSpec, suite: Suite) -> tuple[dict[str, pd.DataFrame], str, l
 
 
 def _read_file(spec: DataSpec, path: Path) -> pd.DataFrame:
+    name = spec.encoding or ("latin-1" if spec.source == "phrasebank" else "utf-8")
+    encoding = _codec(name)
     try:
         if spec.source == "csv":
-            return pd.read_csv(path, encoding=spec.encoding or "utf-8", keep_default_na=False)
+            return pd.read_csv(path, encoding=encoding, keep_default_na=False)
         if spec.source == "jsonl":
-            return pd.read_json(path, lines=True, dtype=False, encoding=spec.encoding or "utf-8")
+            return pd.read_json(path, lines=True, dtype=False, encoding=encoding)
         if spec.source == "parquet":
             return pd.read_parquet(path)
         if spec.source == "phrasebank":
-            return _read_phrasebank(path, spec)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, OSError) as exc:
+            return _read_phrasebank(path, spec, encoding)
+    except UnicodeDecodeError as exc:
+        raise _decode_error(path, name, encoding, exc) from None
+    except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise DataError(
             f"data: cannot read {path} as {spec.source}: {exc}",
             hint="check `data.source` and `data.encoding` in the suite",
@@ -196,10 +208,39 @@ def _read_file(spec: DataSpec, path: Path) -> pd.DataFrame:
     raise DataError(f"data: unknown source {spec.source!r}")  # unreachable: suite validates
 
 
-def _read_phrasebank(path: Path, spec: DataSpec) -> pd.DataFrame:
+def _codec(encoding: str) -> str:
+    """The codec to read with: utf-8 reads as utf-8-sig, so a BOM (Excel's exports) is skipped."""
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def _decode_error(path: Path, name: str, codec: str, exc: UnicodeDecodeError) -> DataError:
+    """Name the line of the first bad byte and the option that fixes it.
+
+    The readers decode in buffers, so `exc.start` may be an offset into a buffer: decode the
+    whole file once more to find the offset in the file itself.
+    """
+    raw = path.read_bytes()
+    skip = len(codecs.BOM_UTF8) if codec == "utf-8-sig" and raw.startswith(codecs.BOM_UTF8) else 0
+    try:
+        raw[skip:].decode("utf-8" if codec == "utf-8-sig" else codec)
+    except UnicodeDecodeError as own:
+        start = skip + own.start
+        line = raw.count(b"\n", 0, start) + 1
+        where = f"line {line}: byte 0x{raw[start]:02x}"
+    else:  # not reproducible on the raw bytes: report what the reader said
+        where = f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start} of a read buffer"
+    return DataError(
+        f"data: {path}: {where} is not valid {name}; set `data.encoding` "
+        f"(e.g. latin-1 or cp1252) in the suite",
+        hint="files saved by Excel or a Windows/Latin-1 system are often cp1252 or latin-1; "
+        "set `data.encoding` to the encoding the file was written in",
+    )
+
+
+def _read_phrasebank(path: Path, spec: DataSpec, encoding: str) -> pd.DataFrame:
     """The original Financial PhraseBank release: `sentence@label` per line, in Latin-1."""
     texts, labels, bad = [], [], []
-    with open(path, encoding=spec.encoding or "latin-1") as fh:
+    with open(path, encoding=encoding) as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -229,7 +270,7 @@ def _read_hf(spec: DataSpec, suite: Suite) -> tuple[dict[str, pd.DataFrame], str
     target = str(local) if local is not None else ident
     splits = {"train": spec.split, "test": spec.test_split, "validation": spec.validation_split}
     frames: dict[str, pd.DataFrame] = {}
-    class_names: list[str] | None = None
+    found: dict[str, list[str] | None] = {}
     for split, hf_split in splits.items():
         if hf_split is None:
             continue
@@ -242,14 +283,24 @@ def _read_hf(spec: DataSpec, suite: Suite) -> tuple[dict[str, pd.DataFrame], str
                 hint="offline? point `data` at a local file, or set HF_DATASETS_OFFLINE=1 "
                 "with a populated cache",
             ) from None
+        # A ClassLabel column holds ids; keep them (writing names back with `ds.map` is cast
+        # to ids again) and read the names from the feature: LabelReader maps ids to names.
         feature = ds.features.get(spec.label_column)
-        if feature is not None and hasattr(feature, "names"):
-            class_names = names = list(feature.names)
-            column = spec.label_column
-            ds = ds.map(lambda row, names=names, column=column: {column: names[row[column]]})
+        found[split] = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
         frames[split] = ds.to_pandas()
     origin = f"{ident}" + (f"/{spec.config}" if spec.config else "")
-    return frames, origin + (f"@{spec.revision}" if spec.revision else ""), class_names
+    origin += f"@{spec.revision}" if spec.revision else ""
+    if len({json.dumps(names) for names in found.values()}) > 1:
+        raise DataError(
+            f"data: the splits of {origin} disagree on the classes of {spec.label_column!r}: "
+            + "; ".join(
+                f"{split}: " + (f"ClassLabel {names}" if names else "no ClassLabel")
+                for split, names in found.items()
+            ),
+            hint="give every split the same ClassLabel feature (`Dataset.cast_column`), "
+            "or read the splits from files whose labels are names",
+        )
+    return frames, origin, next(iter(found.values()), None)
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -279,19 +330,93 @@ def _raw_label(value: Any) -> str | None:
     return text or None
 
 
-def _label_names(
-    spec: DataSpec, frames: dict[str, pd.DataFrame], class_names: list[str] | None
-) -> list[str]:
+@dataclass
+class LabelReader:
+    """Raw label text -> label name, or None for a missing label.
+
+    Plain labels go through `data.label_map` (raw value -> name). A Hub ClassLabel column holds
+    ids: id i reads as the feature's i-th name, and `data.label_map` may rename classes keyed by
+    id or by name (an id wins where a key is both). -1 (and null) is the Hub's "no label": a
+    missing label, never a class.
+    """
+
+    label_map: dict[str, str]
+    targets: list[str] | None = None  # per ClassLabel id: the name it reads as, after label_map
+
+    @classmethod
+    def build(
+        cls, spec: DataSpec, class_names: list[str] | None, report: DataReport
+    ) -> LabelReader:
+        """Resolve `data.label_map` against a ClassLabel's ids and names; a key that is
+        neither is an error, not a rule that never applies."""
+        if class_names is None:
+            return cls(dict(spec.label_map))
+        by_name = {name: i for i, name in enumerate(class_names)}
+        targets = list(class_names)
+        keyed: dict[int, str] = {}
+        for key, target in spec.label_map.items():
+            if key.isdigit() and int(key) < len(class_names):
+                i = int(key)
+                if by_name.get(key, i) != i:
+                    report.warn(
+                        f"data.label_map key {key!r} is read as ClassLabel id {i} "
+                        f"({class_names[i]!r}), not as the class named {key!r} (id {by_name[key]})"
+                    )
+            elif key in by_name:
+                i = by_name[key]
+            else:
+                no_label = key == NO_LABEL
+                raise DataError(
+                    f"data.label_map key {key!r} is neither a class id (0..{len(class_names) - 1}) "
+                    f"nor a class name of the ClassLabel column {spec.label_column!r} "
+                    f"{class_names}",
+                    hint="-1 is the Hub's 'no label': such rows are missing labels, handled as "
+                    "`data.on_bad_rows` says; remove the key"
+                    if no_label
+                    else "key `data.label_map` by the ClassLabel's ids or names",
+                )
+            if i in keyed and keyed[i] != target:
+                raise DataError(
+                    f"data.label_map maps ClassLabel class {i} ({class_names[i]!r}) twice: "
+                    f"to {keyed[i]!r} and to {target!r}",
+                    hint="keep one key per class (its id or its name)",
+                )
+            keyed[i] = targets[i] = target
+        return cls(dict(spec.label_map), targets)
+
+    def __call__(self, raw: str | None) -> str | None:
+        if raw is None:
+            return None
+        if self.targets is None:
+            return self.label_map.get(raw, raw)
+        if raw == NO_LABEL:
+            return None
+        if raw.isdigit() and int(raw) < len(self.targets):
+            return self.targets[int(raw)]
+        return raw  # not an id of the ClassLabel: an unknown label, reported as such
+
+
+def _label_names(spec: DataSpec, frames: dict[str, pd.DataFrame], reader: LabelReader) -> list[str]:
     if spec.labels:
+        if reader.targets is not None:
+            n = len(reader.targets)
+            ids = [x for x in spec.labels if x not in reader.targets and x.isdigit() and int(x) < n]
+            if ids:
+                raise DataError(
+                    f"data.labels lists {ids}, which are ids of the ClassLabel column "
+                    f"{spec.label_column!r}; its rows read as class names {reader.targets}",
+                    hint="list class names in `data.labels`, or rename classes with "
+                    "`data.label_map` (e.g. {0: negative})",
+                )
         return list(spec.labels)
-    if class_names and not spec.label_map:
-        return class_names
+    if reader.targets is not None:
+        return list(dict.fromkeys(reader.targets))  # the ClassLabel's order
     found = set()
     for frame in frames.values():
         for value in frame[spec.label_column]:
-            raw = _raw_label(value)
-            if raw is not None:
-                found.add(spec.label_map.get(raw, raw))
+            name = reader(_raw_label(value))
+            if name is not None:
+                found.add(name)
     if len(found) < 2:
         raise DataError(
             f"data: found {len(found)} distinct label(s) ({sorted(found)}); need at least 2",
@@ -307,11 +432,12 @@ def _clean(
     split: str,
     origin: str,
     report: DataReport,
+    reader: LabelReader,
 ) -> pd.DataFrame:
     index = {name: i for i, name in enumerate(label_names)}
     texts = [_normalize_text(t) for t in frame[spec.text_column]]
     raw = [_raw_label(v) for v in frame[spec.label_column]]
-    mapped = [None if r is None else spec.label_map.get(r, r) for r in raw]
+    mapped = [reader(r) for r in raw]
     problems: dict[str, list[int]] = {"empty_text": [], "missing_label": [], "unknown_label": []}
     keep = []
     for row, (text, label) in enumerate(zip(texts, mapped, strict=True)):
@@ -330,11 +456,17 @@ def _clean(
             sample = ", ".join(
                 _where(spec.source, r)
                 + (f" (label {raw[r]!r})" if reason == "unknown_label" else "")
+                + (" (label -1: no label)" if reason == "missing_label" and raw[r] else "")
                 for r in rows[:3]
             )
             parts.append(f"{len(rows)} {reason.replace('_', ' ')} ({sample})")
         unknown = sorted({str(mapped[r]) for r in problems["unknown_label"]})
         hint = "fix the rows, or set `data.on_bad_rows: drop` to drop and count them"
+        if any(raw[r] for r in problems["missing_label"]):
+            hint = (
+                "-1 is the Hub's 'no label' (e.g. GLUE test splits): read a labelled split, "
+                "or set `data.on_bad_rows: drop` to drop and count them"
+            )
         if unknown:
             hint = (
                 f"labels {unknown} are not in data.labels {label_names}; add them, map them with "
@@ -346,6 +478,8 @@ def _clean(
         extra = ""
         if reason == "unknown_label":
             extra = f": {sorted({str(mapped[r]) for r in rows})[:5]} not in {label_names}"
+        if reason == "missing_label" and any(raw[r] for r in rows):
+            extra = f" ({sum(1 for r in rows if raw[r])} with ClassLabel -1: no label)"
         report.warn(
             f"data: dropped {len(rows)} {split} row(s) with {reason.replace('_', ' ')}{extra}"
         )
@@ -435,6 +569,22 @@ def _make_splits(frames: dict, spec: DataSpec, seed: int, report: DataReport) ->
         )
         report.validation_split_made = True
     return frames
+
+
+def _sample(frames: dict, spec: DataSpec, seed: int, report: DataReport) -> None:
+    """`data.sample`: a seeded stratified subsample of each split it names, in place."""
+    assert spec.sample is not None
+    for split in SPLITS:
+        n = getattr(spec.sample, split)
+        if n is None:
+            continue
+        if split not in frames:
+            report.warn(
+                f"data: data.sample.{split} is set, but there is no {split} split "
+                f"(validation_size is 0 and no validation data is given); ignored"
+            )
+        elif n < len(frames[split]):
+            frames[split] = _stratified_take(frames[split], n, seed, report, split)
 
 
 def _stratified_take(frame: pd.DataFrame, n: int, seed: int, report: DataReport, split: str):

@@ -7,6 +7,7 @@ path, the line, the value found and what was expected.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -41,6 +42,7 @@ class SampleSpec(StrictModel):
     """Stratified subsample after splitting, for quick runs and tests."""
 
     train: int | None = Field(default=None, gt=0)
+    validation: int | None = Field(default=None, gt=0)
     test: int | None = Field(default=None, gt=0)
 
 
@@ -55,7 +57,11 @@ class DataSpec(StrictModel):
     test_split: str | None = None
     validation_split: str | None = None
     revision: str | None = None
-    encoding: str | None = None
+    encoding: str | None = Field(
+        default=None,
+        description="text encoding of csv, jsonl and phrasebank files (default utf-8, BOM "
+        "tolerated; phrasebank: latin-1)",
+    )
     text_column: str = "text"
     label_column: str = "label"
     labels: list[str] | None = Field(default=None, min_length=2)
@@ -78,6 +84,18 @@ class DataSpec(StrictModel):
             return {str(k): v for k, v in value.items()}
         return value
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _source_needs(self) -> DataSpec:
         if self.source == "hf" and not self.id:
@@ -88,6 +106,11 @@ class DataSpec(StrictModel):
             raise ValueError("source 'phrasebank' reads one file; the split is made by auditkit")
         if len(set(self.labels or [])) != len(self.labels or []):
             raise ValueError("`labels` has duplicates")
+        if self.encoding and self.source in ("parquet", "hf"):
+            raise ValueError(
+                f"`encoding` applies to csv, jsonl and phrasebank files; source "
+                f"{self.source!r} ignores it: remove it"
+            )
         return self
 
 

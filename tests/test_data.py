@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from auditkit.data import load_data
-from auditkit.errors import DataError
+from auditkit.errors import DataError, SuiteError
 from auditkit.suite import load_suite
 from tests.conftest import toy_rows, write_csv, write_suite
 
@@ -209,3 +209,84 @@ def test_split_left_empty_by_cleaning_is_an_error(tmp_path):
     with pytest.raises(DataError, match="test split has no usable rows") as info:
         load_data(suite_for(tmp_path, spec))
     assert "empty_text" in str(info.value) and "unknown_label" in str(info.value)
+
+
+def test_sample_validation_takes_a_stratified_seeded_subset(tmp_path):
+    write_csv(tmp_path / "d.csv", toy_rows(600))
+    spec = (
+        "  source: csv\n  path: d.csv\n  validation_size: 0.2\n"
+        "  sample: {train: 90, validation: 30, test: 30}"
+    )
+    a = load_data(suite_for(tmp_path, spec))
+    b = load_data(suite_for(tmp_path, spec))
+    assert len(a.validation) == 30 and len(a.train) == 90 and len(a.test) == 30
+    assert sorted(pd.Series(a.validation["label"]).value_counts().tolist()) == [10, 10, 10]
+    assert a.validation["text"] == b.validation["text"]  # seeded
+    assert a.report.split_sizes["validation"] == 30
+    assert any("validation subsampled to 30 of 96 rows" in w for w in a.report.warnings)
+
+
+def test_sample_validation_without_a_validation_split_is_said(tmp_path):
+    write_csv(tmp_path / "d.csv", toy_rows(300))
+    spec = "  source: csv\n  path: d.csv\n  validation_size: 0\n  sample: {validation: 30}"
+    bundle = load_data(suite_for(tmp_path, spec))
+    assert bundle.validation is None
+    assert any(
+        "data.sample.validation is set, but there is no" in w for w in bundle.report.warnings
+    )
+
+
+def latin1_csv(path, bad_row: int, n: int):
+    """A CSV in Latin-1 with one non-ASCII text at data row `bad_row` (line bad_row + 2)."""
+    rows = toy_rows(n)
+    rows[bad_row] = ("caf\u00e9 sales rose", "positive")
+    write_csv(path, rows)
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    return path
+
+
+def test_latin1_csv_error_names_the_line_and_data_encoding(tmp_path):
+    # ~300 KB, past pandas' read buffer, so the line must come from the file's own offset
+    latin1_csv(tmp_path / "d.csv", bad_row=4000, n=5000)
+    with pytest.raises(DataError) as info:
+        load_data(suite_for(tmp_path, "  source: csv\n  path: d.csv"))
+    message = str(info.value)
+    assert f"{tmp_path / 'd.csv'}: line 4002: byte 0xe9 is not valid utf-8" in message
+    assert "set `data.encoding` (e.g. latin-1 or cp1252)" in message
+    bundle = load_data(suite_for(tmp_path, "  source: csv\n  path: d.csv\n  encoding: latin-1"))
+    texts = [*bundle.train["text"], *bundle.test["text"], *bundle.validation["text"]]
+    assert "caf\u00e9 sales rose" in texts
+
+
+def test_latin1_jsonl_error_names_the_line(tmp_path):
+    lines = [json.dumps({"text": t, "label": lab}) for t, lab in toy_rows(30)]
+    lines[2] = '{"text": "caf\u00e9 sales rose", "label": "positive"}'
+    (tmp_path / "d.jsonl").write_bytes("\n".join(lines).encode("latin-1"))
+    with pytest.raises(DataError, match=r"d\.jsonl: line 3: byte 0xe9 is not valid utf-8"):
+        load_data(suite_for(tmp_path, "  source: jsonl\n  path: d.jsonl"))
+
+
+def test_utf8_bom_is_tolerated_in_csv_and_jsonl_by_default(tmp_path):
+    rows = toy_rows(30)
+    write_csv(tmp_path / "d.csv", rows)
+    (tmp_path / "d.csv").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "d.csv").read_bytes())
+    lines = "\n".join(json.dumps({"text": t, "label": lab}) for t, lab in rows)
+    (tmp_path / "d.jsonl").write_bytes(lines.encode("utf-8-sig"))
+    for source in ("csv", "jsonl"):
+        for encoding in ("", "\n  encoding: utf-8"):
+            spec = f"  source: {source}\n  path: d.{source}\n  validation_size: 0{encoding}"
+            bundle = load_data(suite_for(tmp_path, spec))
+            assert sorted([*bundle.train["text"], *bundle.test["text"]]) == sorted(dict(rows))
+
+
+@pytest.mark.parametrize(
+    ("data_yaml", "expected"),
+    [
+        ("  source: csv\n  path: d.csv\n  encoding: latin-9x", "unknown encoding 'latin-9x'"),
+        ("  source: parquet\n  path: d.csv\n  encoding: latin-1", "source 'parquet' ignores it"),
+    ],
+)
+def test_encoding_that_cannot_apply_is_a_suite_error(tmp_path, data_yaml, expected):
+    write_csv(tmp_path / "d.csv", toy_rows(30))
+    with pytest.raises(SuiteError, match=expected):
+        suite_for(tmp_path, data_yaml)
