@@ -220,6 +220,14 @@ def test_missing_metric_policy(runs, baseline):
     args += ["--check", "performance.acuracy:min=0.5"]
     code, out, _ = call_cli(*args)
     assert code == 1 and "missing" in out and "Did you mean: 'accuracy'" in out
+    # the report reads every verdict the gate writes, from the gate.json the gate just wrote
+    from auditkit.report import render_report
+
+    assert load_gate(runs["good"] / GATE_FILE).counts["missing"] == 1
+    html = render_report(runs["good"]).read_text()
+    assert "skipped" not in html.split('id="gate"')[1].split("</section>")[0]
+    assert 'class="badge b-missing"' in html and "performance.acuracy" in html
+    assert 'class="badge b-failed"' in html  # the gate's overall result: it failed
     code, out, _ = call_cli(*args, "--on-missing", "warn")
     assert code == 0
 

@@ -89,7 +89,7 @@ def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") ->
     import jinja2
 
     from auditkit.report import explanations_efficiency, overview, sections
-    from auditkit.report.views import generic_section
+    from auditkit.report.views import VERDICTS, generic_section
 
     builders = {
         "performance": sections.performance,
@@ -135,6 +135,7 @@ def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") ->
         tiles=overview.scorecard(results, names, titles, gate),
         gate=gate,
         gate_table=overview.gate_table(gate) if gate and gate.checks else None,
+        gate_badges=(*VERDICTS, "failed"),
         sections=audit_views,
         link_prefix=link_prefix,
         manifest=overview.manifest_section(results),

@@ -51,7 +51,10 @@ def load_gate(run_dir: Path) -> GateView | None:
         view.problems.append(f"{GATE_FILE}: expected an object with a `checks` list; ignored")
         log.warning("report: %s", view.problems[-1])
         return view
-    view.status = str(raw["status"]) if raw.get("status") is not None else None
+    if raw.get("status") is not None:
+        view.status = str(raw["status"])
+    elif isinstance(raw.get("passed"), bool):  # what `auditkit gate` writes
+        view.status = "pass" if raw["passed"] else "failed"
     view.baseline = str(raw["baseline"]) if raw.get("baseline") is not None else None
     for i, check in enumerate(raw["checks"]):
         metric = check.get("metric") if isinstance(check, dict) else None
@@ -72,7 +75,7 @@ def load_gate(run_dir: Path) -> GateView | None:
 
 
 def aggregate_verdict(verdicts: list[str]) -> str | None:
-    for verdict in ("regressed", "improved", "pass", "inconclusive"):
+    for verdict in ("regressed", "missing", "improved", "pass", "inconclusive"):
         if verdict in verdicts:
             return verdict
     return None

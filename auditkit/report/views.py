@@ -16,16 +16,19 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from markupsafe import Markup
 
+from auditkit import comparison
+from auditkit.gate import Verdict
 from auditkit.results import AuditResult, ErrorInfo, Metric, Table
 
 log = logging.getLogger(__name__)
 
 MAX_TABLE_ROWS = 40
-VERDICTS = ("pass", "regressed", "improved", "inconclusive")
+# Every verdict the gate writes: read from the gate's own declaration, so the two cannot drift.
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -102,6 +105,7 @@ class SectionView:
     metrics: list[MetricRow] = field(default_factory=list)
     tables: list[TableView] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    findings: list[tuple[str, bool]] = field(default_factory=list)  # (sentence, got worse)
     notes: list[str] = field(default_factory=list)
     artifacts: list[tuple[str, str, bool]] = field(default_factory=list)
     wall_time_s: float | None = None
@@ -166,6 +170,11 @@ def generic_section(
         tables=[table_view(name, table) for name, table in audit.tables.items()],
         wall_time_s=audit.wall_time_s,
     )
+    for name, table in audit.tables.items():  # before/after tables: say what got worse
+        changes = comparison.from_table(table)
+        if changes is not None:
+            what = table.description or name.replace("_", " ")
+            view.findings.append((comparison.summary(changes, what), any(c.worse for c in changes)))
     for name, file_name in audit.artifacts.items():
         view.artifacts.append((name, file_name, artifact_path(run_dir, file_name) is not None))
     return view
