@@ -142,6 +142,7 @@ class _Measured:
         self.variant = variant
         self.accuracy: float | None = None
         self.macro_f1: float | None = None
+        self.correct: np.ndarray | None = None  # per test example, for the paired interval
         self.timings: dict[int, TimingResult] = {}
         self.peak_rss_mb: float | None = None
         self.peak_cuda_mb: float | None = None
@@ -177,6 +178,7 @@ def _measure_variants(
         m.size_mb = state_size_mb(handle.model)
         probs = handle.predict_proba(texts, desc=f"efficiency: {name} on the test set")
         m.accuracy, m.macro_f1 = _scores(probs, y, len(ctx.data.label_names))
+        m.correct = probs.argmax(axis=1) == np.asarray(y)
         steps.update(1)
         cuda = handle.device.type == "cuda"
         if cuda:
@@ -269,6 +271,31 @@ def _energy(
     return rows, None if co2 is None else co2 / n * 1000.0
 
 
+def _variant_changes(measured: list[_Measured], seed: int) -> Table:
+    """Each variant's accuracy and macro-F1 against fp32 on the same test examples."""
+    from auditkit import comparison
+
+    ref = measured[0]
+    changes = []
+    for m in measured[1:]:
+        if m.accuracy is None or ref.accuracy is None:
+            continue
+        low = high = None
+        if m.correct is not None and ref.correct is not None:
+            low, high = comparison.paired_accuracy(
+                ref.correct, m.correct, n_resamples=1000, seed=seed
+            )
+        changes.append(
+            comparison.Change(
+                m.variant.name, "accuracy", ref.accuracy, m.accuracy, True, low, high, "paired"
+            )
+        )
+        changes.append(
+            comparison.Change(m.variant.name, "macro_f1", ref.macro_f1, m.macro_f1, True)
+        )
+    return comparison.table(changes, "the variants against fp32")
+
+
 def _fill(
     ctx: AuditContext,
     cfg: EfficiencyConfig,
@@ -355,6 +382,7 @@ def _fill(
                     ]
                 )
 
+    result.tables["variant_changes"] = _variant_changes(measured, ctx.seed)
     result.tables["latency"] = Table(
         columns=LATENCY_COLUMNS,
         rows=latency_rows,
