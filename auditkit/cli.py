@@ -53,7 +53,9 @@ def run(
     ] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="ignore the fine-tune cache")] = False,
     only: Annotated[
-        list[str] | None, typer.Option("--only", help="run only this audit (repeatable)")
+        list[str] | None, typer.Option(
+            "--only", help="run only this audit: repeat it, or give a comma list (a,b)"
+        )
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="override the suite's seed")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,

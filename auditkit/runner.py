@@ -88,6 +88,7 @@ def select_audits(suite: Suite, only: list[str] | None) -> dict:
     configs = suite.audit_configs()
     if not only:
         return configs
+    only = [name.strip() for item in only for name in item.split(",") if name.strip()]
     unknown = [name for name in only if name not in configs]
     if unknown:
         name = unknown[0]

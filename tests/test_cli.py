@@ -73,6 +73,22 @@ def test_only_unknown_audit_is_an_error(toy_suite):
     assert done.returncode == 2 and "unknown audit" in done.stderr
 
 
+def test_only_takes_repeated_flags_or_a_comma_list(toy_suite):
+    from auditkit.errors import SuiteError
+    from auditkit.runner import select_audits
+    from auditkit.suite import load_suite
+
+    audits = "  performance: {bootstrap: 200}\n  efficiency: {batch_sizes: [1]}\n"
+    audits += "  explanations: {per_class: 1}\n"
+    suite = load_suite(toy_suite(audits=audits))
+    both = ["performance", "efficiency"]
+    assert list(select_audits(suite, ["performance", "efficiency"])) == both
+    assert list(select_audits(suite, ["performance,efficiency"])) == both
+    assert list(select_audits(suite, ["efficiency, performance"])) == both  # the suite's order
+    with pytest.raises(SuiteError, match="robustnes"):
+        select_audits(suite, ["performance,robustnes"])
+
+
 class ExplodingAudit(Audit):
     """A real audit whose computation fails, to check that other results survive."""
 
