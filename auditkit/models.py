@@ -109,8 +109,12 @@ def model_fingerprint(source: ModelSource) -> str:
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
+    """The device to run on; under torchrun each rank takes the GPU of its LOCAL_RANK."""
     import torch
 
+    local_rank = os.environ.get("LOCAL_RANK")
+    if requested in ("auto", "cuda") and local_rank is not None and torch.cuda.is_available():
+        return torch.device("cuda", int(local_rank))
     if requested == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -393,15 +397,37 @@ def _choose_pooling(source: ModelSource, config: Any, model: Any, requested: str
 
 
 def _declared_pooling(source: ModelSource) -> str | None:
+    """The pooling the checkpoint declares, or None; a Hub file that cannot be fetched warns.
+
+    A Hub model without `1_Pooling/config.json` is not a sentence-transformers checkpoint, so
+    cls is right for it. But when the file cannot be fetched (no network and not in the cache,
+    a gated repo, a Hub error), cls is only a guess: a sentence-transformers checkpoint read
+    through [CLS] gives a different, usually worse, model than the mean pooling it was trained
+    with, so the fallback is logged as a warning.
+    """
     from auditkit.pooling import checkpoint_pooling
 
     if source.kind != "hub":
         return checkpoint_pooling(source.location)
-    try:
-        from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
+    try:
         path = hf_hub_download(source.location, "1_Pooling/config.json", revision=source.revision)
-    except Exception:  # absent file or no network: not a sentence-transformers checkpoint
+    except Exception as exc:
+        if isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
+            log.debug("model: %r has no 1_Pooling/config.json; cls pooling", source.requested)
+            return None
+        first_line = (str(exc).splitlines() or [""])[0][:160]
+        reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        log.warning(
+            "model: could not fetch 1_Pooling/config.json of %r from the Hugging Face Hub (%s); "
+            "falling back to cls pooling. If it is a sentence-transformers checkpoint, mean "
+            "pooling was probably intended: set model.pooling: mean, or make the file reachable "
+            "(network, or the Hub cache)",
+            source.requested,
+            reason,
+        )
         return None
     return checkpoint_pooling(Path(path).parent.parent)
 

@@ -88,7 +88,7 @@ def test_html_helpers_escape_data():
     markup = token_highlight(["ok", XSS, '"quoted"'], [0.5, -1.0, None])
     assert "<script" not in markup and "&lt;script&gt;" in markup
     assert "&quot;quoted&quot;" in markup
-    assert "rgba(220, 38, 38, 0.85)" in markup  # the strongest (negative) word is fully red
+    assert "rgba(31, 119, 180, 0.85)" in markup  # the strongest (negative) word is fully blue
     with pytest.raises(ValueError, match="2 words but 1 scores"):
         token_highlight(["a", "b"], [1.0])
     diff = word_diff(f"profits fell {XSS}", f"profits fe1l {XSS}")

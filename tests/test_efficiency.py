@@ -129,6 +129,122 @@ def test_stage_meter_on_this_machine_is_labelled():
     assert joules is not None and joules >= 0
 
 
+# NVML counts every GPU on the host and ignores CUDA_VISIBLE_DEVICES; torch counts the visible
+# ones. The fake below stands in for pynvml at its boundary (same function names and shapes), and
+# torch's device properties are replaced the same way: this machine has no GPU.
+
+PHYSICAL = [  # NVML's view of a 4-GPU host: (uuid, (pci domain, bus, device))
+    ("GPU-00000000-aaaa-0000-0000-000000000000", (0, 0x17, 0)),
+    ("GPU-11111111-bbbb-1111-1111-111111111111", (0, 0x31, 0)),
+    ("GPU-22222222-cccc-2222-2222-222222222222", (0, 0xB1, 0)),
+    ("GPU-33333333-dddd-3333-3333-333333333333", (0, 0xCA, 0)),
+]
+
+
+def _fake_pynvml(gpus):
+    """A module exposing the pynvml calls the meter makes; GPU i's counter adds (i+1) J a read."""
+    import types
+
+    nvml = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        pass
+
+    counters = [0] * len(gpus)
+
+    def by_index(i):
+        if not 0 <= i < len(gpus):
+            raise NVMLError("Invalid Argument")
+        return ("handle", i)
+
+    def by_uuid(uuid):
+        for i, (u, _) in enumerate(gpus):
+            if u == uuid:
+                return ("handle", i)
+        raise NVMLError("Not Found")
+
+    def energy(handle):
+        i = handle[1]
+        counters[i] += (i + 1) * 1000  # millijoules, as NVML counts
+        return counters[i]
+
+    def pci(handle):
+        domain, bus, device = gpus[handle[1]][1]
+        bus_id = f"{domain:08x}:{bus:02x}:{device:02x}.0"
+        return types.SimpleNamespace(domain=domain, bus=bus, device=device, busId=bus_id)
+
+    nvml.NVMLError = NVMLError
+    nvml.nvmlInit = lambda: None
+    nvml.nvmlDeviceGetCount = lambda: len(gpus)
+    nvml.nvmlDeviceGetHandleByIndex = by_index
+    nvml.nvmlDeviceGetHandleByUUID = by_uuid
+    nvml.nvmlDeviceGetUUID = lambda handle: gpus[handle[1]][0]
+    nvml.nvmlDeviceGetPciInfo = pci
+    nvml.nvmlDeviceGetName = lambda handle: f"Fake GPU {handle[1]}".encode()
+    nvml.nvmlDeviceGetTotalEnergyConsumption = energy
+    return nvml
+
+
+def _torch_sees(monkeypatch, visible: list[int], *, uuid: bool | str = True, pci: bool = True):
+    """torch's cuda:i is physical GPU visible[i] (CUDA_VISIBLE_DEVICES=visible); `uuid` may be
+    False (this torch build has none) or a UUID of torch's own to report."""
+    import sys
+    import types
+
+    import torch
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", ",".join(map(str, visible)))
+    monkeypatch.setitem(sys.modules, "pynvml", _fake_pynvml(PHYSICAL))
+
+    def properties(i):
+        nvml_uuid, (domain, bus, device) = PHYSICAL[visible[i]]
+        props = types.SimpleNamespace(name="Fake GPU")
+        if uuid:  # torch prints the bare hex form, without NVML's "GPU-"
+            props.uuid = uuid if isinstance(uuid, str) else nvml_uuid.removeprefix("GPU-")
+        if pci:
+            props.pci_domain_id, props.pci_bus_id, props.pci_device_id = domain, bus, device
+        return props
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
+
+
+def test_nvml_reads_the_gpu_torch_runs_on_not_nvml_gpu_of_the_same_index(monkeypatch, tmp_path):
+    _torch_sees(monkeypatch, [2])  # CUDA_VISIBLE_DEVICES=2: torch's cuda:0 is physical GPU 2
+    meter, skipped = E.choose_meter("cuda:0", root=tmp_path / "no-powercap")
+    assert isinstance(meter, E.NvmlMeter) and skipped == []
+    assert meter._handle == ("handle", 2), "NVML's GPU 0 is another process's GPU"
+    meter.start()
+    reading = meter.stop()
+    assert reading.joules == pytest.approx(3.0)  # GPU 2's counter: 3 J per read
+    assert reading.method == "measured"
+    assert PHYSICAL[2][0] in reading.source and "cuda:0" in reading.source
+
+
+def test_nvml_matches_by_pci_address_when_torch_gives_no_uuid(monkeypatch):
+    _torch_sees(monkeypatch, [0, 3], uuid=False)
+    meter, _ = E.choose_meter("cuda:1")  # physical GPU 3, not NVML's GPU 1
+    assert isinstance(meter, E.NvmlMeter) and meter._handle == ("handle", 3)
+    assert meter.matched_by == "PCI address 0000:ca:00"
+    meter.start()
+    assert meter.stop().joules == pytest.approx(4.0)
+
+
+def test_a_gpu_nvml_cannot_match_is_estimated_with_the_reason(monkeypatch, tmp_path, caplog):
+    _torch_sees(monkeypatch, [2], uuid=False, pci=False)
+    E._warn_once.cache_clear()  # warned once per reason and process
+    with caplog.at_level("WARNING", logger="auditkit.audits.efficiency.energy"):
+        meter, skipped = E.choose_meter("cuda:0", root=tmp_path / "no-powercap")
+    assert isinstance(meter, E.CodeCarbonMeter) and meter.method == "estimated"
+    assert "cuda:0 matches no NVML GPU" in skipped[0] and "guessed" in skipped[0]
+    assert any("matches no NVML GPU" in r.getMessage() for r in caplog.records)
+    cheap, _ = E.choose_meter("cuda:0", cheap=True, root=tmp_path / "no-powercap")
+    assert isinstance(cheap, E.CpuTimeMeter)
+    # a UUID NVML does not know is no match either: never fall back to NVML's GPU 0
+    _torch_sees(monkeypatch, [2], uuid="99999999-eeee-9999-9999-999999999999", pci=False)
+    meter, skipped = E.choose_meter("cuda:0", cheap=True, root=tmp_path / "no-powercap")
+    assert isinstance(meter, E.CpuTimeMeter) and "UUID GPU-99999999" in skipped[0]
+
+
 def test_unknown_country_is_a_clear_error():
     assert E.carbon_intensity("FIN")[0] > 0
     with pytest.raises(AuditkitError, match="XYZ"):
@@ -182,8 +298,12 @@ def _run(suite_path, tmp_path, **kw):
     return run_suite(load_suite(suite_path), out_dir=tmp_path / "reports", **kw)
 
 
-def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_path):
+def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_path, monkeypatch):
     import torch
+
+    # The energy rows below are the estimate's: point RAPL at an empty tree, so a host whose
+    # /sys/class/powercap is readable (which would measure instead) gives the same rows.
+    monkeypatch.setattr(E, "POWERCAP_ROOT", tmp_path / "no-powercap")
 
     from auditkit.audits.efficiency.variants import build_variant
     from auditkit.data import load_data
@@ -238,9 +358,11 @@ def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_p
     # between min_iterations and iterations: a fast machine may finish all 3 within budget_s
     assert all(2 <= r["iterations"] <= 3 for r in eff.tables["latency"].records())
 
-    # energy: no RAPL/NVML here, so estimated, with its source; CO2e from the FIN grid
+    # energy: no RAPL (pinned above) and no NVML (CPU), so estimated, with its source and why
+    # the measured meters were not used; CO2e from the FIN grid
     energy = eff.tables["energy"].records()
     assert energy[0]["method"] == "estimated" and "CodeCarbon" in energy[0]["source"]
+    assert "no readable RAPL package counters" in energy[0]["source"]
     assert energy[0]["j_per_1k"] > 0 and energy[0]["co2e_g"] > 0
     assert m["energy_j_per_1k"].value == energy[0]["j_per_1k"]
     assert m["parameters"].value == sum(p.numel() for p in handle.model.parameters())

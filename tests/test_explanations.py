@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from auditkit.audits.explanations.faithfulness import (
+    K_PERCENTS,
     Case,
     erasure_scores,
     ratio,
@@ -87,17 +88,18 @@ def test_rationale_is_the_top_ceil_k_percent_and_at_least_one_word():
     assert np.flatnonzero(masks[2]).tolist() == [1, 2, 3, 6]  # the tie keeps text order
 
 
+# p(positive) = 0.1 + 0.4 per cue word present; ten words, "good" and "great" are the cues.
+CUE_WORDS = ["good", "movie", "great", "plot", "a", "b", "c", "d", "e", "f"]
+CUE_CASE = Case(WordSpans(" ".join(CUE_WORDS), CUE_WORDS, None), target=1, p_full=0.9)
+
+
+def cue_predict(texts):
+    p = np.array([0.1 + 0.4 * ("good" in t.split()) + 0.4 * ("great" in t.split()) for t in texts])
+    return np.stack([1 - p, p], axis=1)
+
+
 def test_erasure_scores_on_a_hand_made_case():
-    # p(positive) = 0.1 + 0.4 per cue word present; ten words, "good" and "great" are the cues.
-    words = ["good", "movie", "great", "plot", "a", "b", "c", "d", "e", "f"]
-    case = Case(WordSpans(" ".join(words), words, None), target=1, p_full=0.9)
-
-    def predict(texts):
-        p = np.array(
-            [0.1 + 0.4 * ("good" in t.split()) + 0.4 * ("great" in t.split()) for t in texts]
-        )
-        return np.stack([1 - p, p], axis=1)
-
+    case, predict = CUE_CASE, cue_predict
     good_first = np.array([5, 0, 4, 0, 0, 0, 0, 0, 0, 0], float)
     cues_last = np.array([0, 5, 0, 4, 3, 2, 1, 1, 1, 1], float)
     right, wrong = erasure_scores([case], [[good_first], [cues_last]], predict, [10, 20, 50])
@@ -108,6 +110,28 @@ def test_erasure_scores_on_a_hand_made_case():
     np.testing.assert_allclose(wrong.comprehensiveness, [[0.0, 0.0, 0.0]], atol=1e-12)
     np.testing.assert_allclose(wrong.sufficiency, [[0.8, 0.8, 0.8]])
     assert ratio(0.6, 0.2) == pytest.approx(3.0) and ratio(0.6, 0.0) is None
+
+
+def test_aopc_defaults_to_erasers_bins_and_averages_over_them():
+    """ERASER's scorer averages over 1, 5, 10, 20 and 50 % of the words (not 10/20/50)."""
+    from auditkit.audits.explanations import ExplanationsConfig
+
+    good_first = np.array([5, 0, 4, 0, 0, 0, 0, 0, 0, 0], float)
+    [er] = erasure_scores([CUE_CASE], [[good_first]], cue_predict)  # the default bins
+    # ten words: ceil(1 %), ceil(5 %), ceil(10 %) -> 1 word ("good"), 20 % -> 2, 50 % -> 5
+    assert er.aopc_comprehensiveness[0] == pytest.approx(2.8 / 5)  # 10/20/50 would give 2/3
+    assert er.aopc_sufficiency[0] == pytest.approx(1.2 / 5)  # and 0.4/3
+    np.testing.assert_allclose(er.comprehensiveness, [[0.4, 0.4, 0.4, 0.8, 0.8]])
+    np.testing.assert_allclose(er.sufficiency, [[0.4, 0.4, 0.4, 0.0, 0.0]])
+    assert list(K_PERCENTS) == [1, 5, 10, 20, 50]
+    assert ExplanationsConfig().k_percents == [1, 5, 10, 20, 50]  # what the audit passes
+    # the option stays: other bins are used as given, and said not to be ERASER's
+    [old] = erasure_scores([CUE_CASE], [[good_first]], cue_predict, [10, 20, 50])
+    assert old.aopc_comprehensiveness[0] == pytest.approx(2.0 / 3)
+    from auditkit.audits.explanations.faithfulness import aopc_description
+
+    assert "ERASER's bins" in aopc_description(K_PERCENTS)
+    assert "not comparable" in aopc_description([10, 20, 50])
 
 
 # -- the runner and completeness ----------------------------------------------------------------
@@ -434,6 +458,13 @@ def test_the_deciding_keyword_gets_the_top_attribution_and_beats_random(trained,
     assert not set(firsts.values()) & set(FILLER)
     faith = result.tables["faithfulness"].records()
     assert {(r["method"], r["k"]) for r in faith} >= {("random", "aopc"), ("occlusion", 50)}
+    # the default config scores ERASER's bins, and the AOPC row is the mean over exactly those
+    ig_rows = {r["k"]: r for r in faith if r["method"] == "integrated_gradients"}
+    assert set(ig_rows) == {1, 5, 10, 20, 50, "aopc"}
+    per_k = [ig_rows[k]["comprehensiveness"] for k in (1, 5, 10, 20, 50)]
+    assert ig_rows["aopc"]["comprehensiveness"] == pytest.approx(np.mean(per_k))
+    assert m["integrated_gradients.comprehensiveness"].value == pytest.approx(np.mean(per_k))
+    assert "ERASER's bins" in m["integrated_gradients.comprehensiveness"].description
     conv = result.tables["convergence"].records()
     assert (
         conv[0]["method"] == "integrated_gradients" and conv[0]["max_delta"] <= cfg.delta_tolerance
@@ -450,3 +481,66 @@ def test_the_suite_checks_the_explanations_config(toy_suite):
         load_suite(toy_suite(audits="  explanations:\n    steps: 16\n    max_steps: 4\n"))
     with pytest.raises(SuiteError, match="metods"):
         load_suite(toy_suite(audits="  explanations:\n    metods: [occlusion]\n"))
+
+
+# -- what the README and the two renderers say --------------------------------------------------
+
+
+def _readme_section(title: str) -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_readme_explanations_section_gives_the_code_defaults():
+    import re
+
+    import yaml
+
+    from auditkit.audits.explanations import ExplanationsConfig
+
+    section = _readme_section("Explanations")
+    defaults = ExplanationsConfig()
+    for key in ("steps", "points", "step_growth", "length_slack"):
+        stated = re.findall(rf"`{key}` \(default ([\d.]+)", section)
+        assert stated, f"the README states no default for {key}"
+        code = getattr(defaults, key)
+        if key == "length_slack":  # None in the config: the runner's CPU default, 25%
+            continue
+        assert [float(v) for v in stated] == [float(code)] * len(stated), key
+    example = re.search(r"```yaml\n(audits:\n  explanations:\n.*?)```", section, re.S).group(1)
+    cfg = yaml.safe_load(example)["audits"]["explanations"]
+    assert ExplanationsConfig(**cfg)  # the example is a valid config
+    for key in ("steps", "points", "step_growth", "k_percents", "per_class", "delta_tolerance"):
+        assert cfg[key] == getattr(defaults, key), f"the README's YAML example sets {key}"
+
+
+def test_report_and_dashboard_colour_an_attribution_the_same_way():
+    """One convention: red pushes toward the explained class, blue against it, in both."""
+    import re
+
+    from auditkit.dashboard.html import token_highlight
+    from auditkit.report.views import attribution_tokens
+
+    def report_rgb(score):
+        [token] = attribution_tokens(["word"], [score])
+        return re.search(r"rgba\((\d+), (\d+), (\d+),", token["style"]).groups()
+
+    def dashboard_rgb(score):
+        return re.search(r"rgba\((\d+), (\d+), (\d+),", token_highlight(["word"], [score])).groups()
+
+    assert report_rgb(0.7) == dashboard_rgb(0.7)
+    assert report_rgb(-0.7) == dashboard_rgb(-0.7)
+    red, green, blue = map(int, dashboard_rgb(0.7))
+    assert red > green and red > blue  # toward the class: red
+    red, green, blue = map(int, dashboard_rgb(-0.7))
+    assert blue > red and blue > green  # against it: blue
+    # the dashboard's legend and the README say the same
+    from auditkit.dashboard.html import ATTRIBUTION_LEGEND
+
+    assert ATTRIBUTION_LEGEND == "red pushes toward it, blue against it"
+    words = " ".join(_readme_section("Explanations").split())
+    assert "red pushes toward the explained class, blue against it" in words

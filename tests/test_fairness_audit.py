@@ -147,3 +147,41 @@ def test_counterfactual_augmentation_lowers_flips(tmp_path, tiny_bert):
     assert row["delta"] == pytest.approx(after - before)
     assert result.metrics["mitigation.n_augmented"].value > 100  # one swap per train row
     assert ("all", "clean_accuracy") in rows_
+
+
+def test_rows_without_a_sensitive_value_are_counted_and_warned_about(tmp_path, tiny_bert):
+    from auditkit.audits.base import AuditContext
+    from auditkit.audits.fairness import FairnessAudit
+    from auditkit.data import load_data
+    from auditkit.models import load_handle, resolve_model
+
+    data = rows(320, biased=False, seed=1)
+    # every fifth row has no speaker: an empty cell, or one of spaces (a real export's blanks)
+    data = [(t, y, "" if i % 10 == 0 else "   " if i % 5 == 0 else s) for i, (t, y, s) in
+            enumerate(data)]  # fmt: skip
+    suite = load_suite(make_suite(tmp_path, tiny_bert, biased=False))
+    write_csv(tmp_path / "data.csv", data, header=("text", "label", "speaker"))
+    bundle = load_data(suite)
+    blank = {t for t, _, s in data if not s.strip()}
+    test_texts = list(bundle.test["text"])
+    expected = sum(t in blank for t in test_texts)
+    assert 0 < expected < len(test_texts)
+
+    handle = load_handle(resolve_model(suite.model.id), bundle.label_names, device="cpu",
+                         max_length=32)  # fmt: skip
+    ctx = AuditContext(model=handle, data=bundle, suite=suite, run_dir=tmp_path / "run", seed=0,
+                       device="cpu")  # fmt: skip
+    result = FairnessAudit(suite.audit_configs()["fairness"]).run(ctx)
+
+    missing = result.metrics["column.speaker.n_missing"]
+    assert missing.value == expected and missing.higher_is_better is None
+    assert result.metrics["column.speaker.n_examples"].value == len(test_texts) - expected
+    assert any(
+        f"column 'speaker': {expected} of {len(test_texts)} test rows have no value" in w
+        for w in result.warnings
+    )
+    groups = [
+        g for g in result.tables["group_metrics"].records() if g["attribute"] == "column.speaker"
+    ]
+    assert sorted(g["group"] for g in groups) == ["man", "woman"]  # no blank group
+    assert sum(g["n"] for g in groups) == len(test_texts) - expected

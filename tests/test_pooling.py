@@ -95,3 +95,45 @@ def test_mean_pooling_needs_a_pooler(tmp_path, tiny_bert):
         json.dumps({"pooling_mode_mean_tokens": True})
     )
     assert load_handle(source, ["a", "b"], device="cpu").pooling == "cls"  # auto falls back
+
+
+def test_hub_pooling_that_cannot_be_fetched_warns_before_falling_back_to_cls(tiny_bert, caplog):
+    """Offline (conftest sets HF_HUB_OFFLINE) and not in the Hub cache: the real download fails,
+    so cls is a guess for what may be a mean-pooled sentence-transformers checkpoint."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from auditkit.models import _choose_pooling
+
+    config = AutoConfig.from_pretrained(tiny_bert)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
+    source = ModelSource("hub", "acme/finance-minilm-st", "acme/finance-minilm-st")
+    with caplog.at_level("WARNING", logger="auditkit.models"):
+        assert _choose_pooling(source, config, model, "auto") == "cls"
+    warnings = [r for r in caplog.records if r.name == "auditkit.models" and r.levelno >= 30]
+    assert len(warnings) == 1, "cls was chosen without a word"
+    message = warnings[0].getMessage()
+    assert "'acme/finance-minilm-st'" in message and "1_Pooling/config.json" in message
+    assert "mean pooling was probably intended" in message and "model.pooling: mean" in message
+    assert "LocalEntryNotFoundError" in message  # the reason, from huggingface_hub
+
+
+def test_a_hub_model_without_a_pooling_file_is_cls_without_a_warning(
+    tiny_bert, caplog, monkeypatch
+):
+    """The Hub answered that the file does not exist: not a sentence-transformers checkpoint."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    from auditkit.models import _choose_pooling
+
+    def absent(repo_id, filename, **kwargs):
+        raise EntryNotFoundError(f"404: {filename} not in {repo_id}")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", absent)
+    config = AutoConfig.from_pretrained(tiny_bert)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
+    source = ModelSource("hub", "acme/plain-bert", "acme/plain-bert")
+    with caplog.at_level("WARNING", logger="auditkit.models"):
+        assert _choose_pooling(source, config, model, "auto") == "cls"
+    assert not [r for r in caplog.records if r.name == "auditkit.models" and r.levelno >= 30]

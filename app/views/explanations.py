@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from auditkit.dashboard import ui
-from auditkit.dashboard.html import esc, labelled, token_highlight
+from auditkit.dashboard.html import ATTRIBUTION_LEGEND, esc, labelled, token_highlight
 from auditkit.dashboard.runs import metrics_frame
 
 entry, results = ui.current_run()
@@ -68,7 +68,7 @@ if attr is not None and len(attr):
         chosen = same[same["method"].astype(str) == (method or methods[0])].iloc[0]
         ui.html(
             labelled(
-                f"attribution towards '{chosen.get('target')}' (green supports it, red opposes it)",
+                f"attribution towards '{chosen.get('target')}' ({ATTRIBUTION_LEGEND})",
                 token_highlight(list(chosen["words"]), list(chosen["scores"])),
             )
         )

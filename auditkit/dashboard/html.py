@@ -13,8 +13,12 @@ import html
 import math
 from collections.abc import Sequence
 
-_POSITIVE = "22, 163, 74"  # green: pushes towards the explained class
-_NEGATIVE = "220, 38, 38"  # red: pushes away from it
+# The report's convention (auditkit.report.views.attribution_tokens), so a word has the same
+# colour in both: red pushes toward the explained class, blue against it (a pair that red-green
+# colour-blind readers can tell apart).
+_POSITIVE = "214, 39, 40"  # red: pushes toward the explained class
+_NEGATIVE = "31, 119, 180"  # blue: pushes against it
+ATTRIBUTION_LEGEND = "red pushes toward it, blue against it"
 
 
 def esc(text: object) -> str:
@@ -23,7 +27,7 @@ def esc(text: object) -> str:
 
 
 def token_highlight(words: Sequence[object], scores: Sequence[float | None]) -> str:
-    """Words on a background whose strength is |score| / max |score|, green + and red -.
+    """Words on a background whose strength is |score| / max |score|, red + and blue -.
 
     The score is in each word's tooltip. Lengths must match (attributions.jsonl promises it).
     """

@@ -1,10 +1,14 @@
 """Energy meters: measured where the hardware exposes a counter, estimated (and labelled so) else.
 
 Order of preference: the NVML energy counter of the GPU in use, then Intel RAPL under
-/sys/class/powercap, then an estimate. Two estimates exist because they cost different amounts:
-CodeCarbon's `OfflineEmissionsTracker` (about 2 s to start, fine once per audit) and the
-same power model applied to the process's CPU time (free, used per runner stage). Both take the
-CPU's power from CodeCarbon's CPU table, so the stage and audit estimates agree.
+/sys/class/powercap, then an estimate. NVML numbers GPUs as the host does and ignores
+CUDA_VISIBLE_DEVICES, so the GPU is found by the UUID or PCI address torch reports; when neither
+matches, the energy is estimated (and says why) rather than read from another GPU.
+
+Two estimates exist because they cost different amounts: CodeCarbon's `OfflineEmissionsTracker`
+(about 2 s to start, fine once per audit) and the same power model applied to the process's CPU
+time (free, used per runner stage). Both take the CPU's power from CodeCarbon's CPU table, so
+the stage and audit estimates agree.
 
 This module imports neither torch nor CodeCarbon at import time: the runner imports it for
 every run.
@@ -54,8 +58,84 @@ class EnergyMeter:
 # --------------------------------------------------------------------------- NVML (GPU)
 
 
+@dataclass(frozen=True)
+class TorchGpu:
+    """What torch knows about one of its CUDA devices that NVML can be asked about too."""
+
+    index: int  # torch's index: counts only the GPUs CUDA_VISIBLE_DEVICES leaves visible
+    name: str | None
+    uuid: str | None  # "GPU-…"/"MIG-…" as NVML spells it, or torch's bare hex form
+    pci: tuple[int, int, int] | None  # (domain, bus, device)
+
+
+def torch_gpu(index: int) -> TorchGpu:
+    """torch's UUID and PCI address of `cuda:index`, where this torch build exposes them."""
+    import torch
+
+    props = torch.cuda.get_device_properties(index)
+    uuid = getattr(props, "uuid", None)
+    uuid = str(uuid).strip() if uuid is not None and str(uuid).strip() else None
+    pci = tuple(getattr(props, f"pci_{part}_id", None) for part in ("domain", "bus", "device"))
+    return TorchGpu(
+        index,
+        getattr(props, "name", None),
+        uuid,
+        None if None in pci else tuple(int(v) for v in pci),  # type: ignore[arg-type]
+    )
+
+
+class GpuNotMatched(AuditkitError):
+    """NVML lists no GPU that is provably the one torch runs on."""
+
+
+def nvml_handle(nvml, gpu: TorchGpu) -> tuple[object, str]:
+    """The NVML handle of the GPU torch calls `cuda:{gpu.index}`, and how it was matched.
+
+    NVML numbers every GPU on the host and ignores CUDA_VISIBLE_DEVICES, so torch's index is
+    not an NVML index: with CUDA_VISIBLE_DEVICES=2, torch's cuda:0 is NVML's GPU 2. The match
+    is by UUID (nvmlDeviceGetHandleByUUID), else by PCI address over NVML's GPUs; with neither
+    this raises GpuNotMatched rather than read a guessed GPU's counter.
+    """
+    tried = []
+    if gpu.uuid:
+        bare = gpu.uuid.split("-", 1)[1] if gpu.uuid[:4] in ("GPU-", "MIG-") else gpu.uuid
+        candidates = [gpu.uuid] if bare != gpu.uuid else [f"GPU-{bare}", f"MIG-{bare}"]
+        for uuid in candidates:
+            try:
+                return nvml.nvmlDeviceGetHandleByUUID(uuid), f"UUID {uuid}"
+            except nvml.NVMLError as exc:
+                tried.append(f"UUID {uuid}: {exc}")
+    else:
+        tried.append("torch gives no UUID")
+    if gpu.pci is not None:
+        address = "{:04x}:{:02x}:{:02x}".format(*gpu.pci)
+        matches = []
+        for i in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            info = nvml.nvmlDeviceGetPciInfo(handle)
+            if (int(info.domain), int(info.bus), int(info.device)) == gpu.pci:
+                matches.append(handle)
+        if len(matches) == 1:
+            return matches[0], f"PCI address {address}"
+        tried.append(f"PCI address {address}: {len(matches)} NVML GPUs have it")
+    else:
+        tried.append("torch gives no PCI address")
+    raise GpuNotMatched(
+        f"cuda:{gpu.index} matches no NVML GPU ({'; '.join(tried)}); energy is not read from "
+        "a guessed GPU"
+    )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class NvmlMeter(EnergyMeter):
-    """The GPU's total-energy counter (millijoules since driver load), read before and after."""
+    """The GPU's total-energy counter (millijoules since driver load), read before and after.
+
+    `index` is torch's device index; the NVML device is the one whose UUID or PCI address
+    matches it (see nvml_handle), never NVML's device of the same number.
+    """
 
     method: Method = "measured"
 
@@ -64,11 +144,12 @@ class NvmlMeter(EnergyMeter):
 
         pynvml.nvmlInit()
         self._nvml = pynvml
-        self._handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        self.name = pynvml.nvmlDeviceGetName(self._handle)
-        if isinstance(self.name, bytes):
-            self.name = self.name.decode()
         self.index = index
+        self._handle, self.matched_by = nvml_handle(pynvml, torch_gpu(index))
+        self.name = _text(pynvml.nvmlDeviceGetName(self._handle))
+        self.uuid = _text(pynvml.nvmlDeviceGetUUID(self._handle))
+        log.debug("energy: cuda:%d is NVML GPU %s (%s), matched by %s", index, self.uuid,
+                  self.name, self.matched_by)  # fmt: skip
         self._read()  # raises NVMLError_NotSupported on GPUs without the counter (pre-Volta)
 
     def _read(self) -> float:
@@ -82,7 +163,8 @@ class NvmlMeter(EnergyMeter):
         return EnergyReading(
             joules,
             "measured",
-            f"NVML energy counter, GPU {self.index} ({self.name}); GPU board only, not the CPU",
+            f"NVML energy counter, cuda:{self.index} = {self.uuid} ({self.name}, matched by "
+            f"{self.matched_by}); GPU board only, not the CPU",
             time.perf_counter() - self._t0,
         )
 
@@ -97,13 +179,15 @@ class RaplDomain:
     max_range_uj: int
 
 
-def rapl_domains(root: Path = POWERCAP_ROOT) -> list[RaplDomain]:
+def rapl_domains(root: Path | None = None) -> list[RaplDomain]:
     """The top-level package zones (intel-rapl:N) whose counters this process can read.
 
     Sub-zones (intel-rapl:N:M, core/uncore/dram) are inside the package figure, so they are
-    left out to avoid counting twice.
+    left out to avoid counting twice. `root` defaults to POWERCAP_ROOT, read at call time so
+    a test can point the whole meter chain at a tree of its own.
     """
-    found = []
+    root = POWERCAP_ROOT if root is None else Path(root)
+    found: list[RaplDomain] = []
     if not root.is_dir():
         return found
     for zone in sorted(root.iterdir()):
@@ -126,8 +210,8 @@ class RaplMeter(EnergyMeter):
 
     method: Method = "measured"
 
-    def __init__(self, root: Path = POWERCAP_ROOT) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = POWERCAP_ROOT if root is None else Path(root)
         self.domains = rapl_domains(self.root)
         if not self.domains:
             raise AuditkitError(f"no readable RAPL package counters under {self.root}")
@@ -280,16 +364,30 @@ def nvml_meter(device: str) -> tuple[EnergyMeter | None, str]:
         return NvmlMeter(index), ""
     except ImportError:
         return None, "pynvml is not installed"
+    except GpuNotMatched as exc:
+        _warn_once(f"energy: {exc}; estimating instead")
+        return None, str(exc)
     except Exception as exc:  # NVMLError_NotSupported, driver missing, ...
         return None, f"NVML: {type(exc).__name__}: {exc}"
 
 
+@functools.lru_cache(maxsize=8)
+def _warn_once(message: str) -> None:
+    """The runner meters every stage; one warning per distinct reason is enough."""
+    log.warning(message)
+
+
 def choose_meter(
-    device: str, *, country_iso_code: str = "USA", cheap: bool = False, root: Path = POWERCAP_ROOT
+    device: str,
+    *,
+    country_iso_code: str = "USA",
+    cheap: bool = False,
+    root: Path | None = None,
 ) -> tuple[EnergyMeter, list[str]]:
     """The best meter for `device`, and why each better one was not used.
 
     `cheap=True` (per runner stage) estimates from CPU time instead of starting CodeCarbon.
+    `root` is the powercap tree (default POWERCAP_ROOT, read at call time).
     """
     skipped = []
     meter, why = nvml_meter(device)

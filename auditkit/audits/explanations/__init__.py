@@ -11,6 +11,7 @@ tokenizer themselves for gradients (DESIGN: the handle exposes them for this).
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from typing import Literal
 
@@ -23,6 +24,7 @@ from auditkit.audits.explanations.faithfulness import (
     K_PERCENTS,
     Case,
     Erasure,
+    aopc_description,
     erasure_scores,
     mean_erasure,
     random_rankings,
@@ -40,6 +42,8 @@ from auditkit.audits.explanations.words import words_with_spans
 from auditkit.results import AuditResult, Metric, Table
 
 __all__ = ["ExplanationsAudit", "ExplanationsConfig"]
+
+log = logging.getLogger(__name__)
 
 Method = Literal["integrated_gradients", "input_x_gradient", "occlusion"]
 ARTIFACT = "attributions.jsonl"
@@ -76,7 +80,11 @@ class ExplanationsConfig(AuditConfig):
     internal_batch_size: int | None = Field(
         default=None, gt=0, description="rows per forward inside captum; auto: 512 CPU, 4096 GPU"
     )
-    k_percents: list[int] = Field(default_factory=lambda: list(K_PERCENTS), min_length=1)
+    k_percents: list[int] = Field(
+        default_factory=lambda: list(K_PERCENTS),
+        min_length=1,
+        description="rationale sizes in % of words; default ERASER's AOPC bins 1, 5, 10, 20, 50",
+    )
     random_repeats: int = Field(default=5, ge=1, description="random rankings averaged")
     top_tokens: int = Field(default=10, ge=1, description="words per class in the global view")
     top_tokens_min_count: int = Field(default=2, ge=1)
@@ -220,7 +228,7 @@ class ExplanationsAudit(Audit):
                 result.metrics[f"{method}.{name}"] = Metric(
                     value=float(values.mean()), ci_low=low, ci_high=high, higher_is_better=hib,
                     unit="probability",
-                    description=f"AOPC over k = {cfg.k_percents} % of words (ERASER)",
+                    description=aopc_description(cfg.k_percents),
                 )  # fmt: skip
             if method == "random":
                 continue
@@ -247,8 +255,10 @@ class ExplanationsAudit(Audit):
         result.tables["faithfulness"] = Table(
             columns=["method", "k", "comprehensiveness", "sufficiency"],
             rows=rows,
-            description="k in % of words; comprehensiveness higher is better, sufficiency lower",
+            description="k in % of words; comprehensiveness higher is better, sufficiency "
+            f"lower; {aopc_description(cfg.k_percents)}",
         )
+        log.info("explanations: %s", aopc_description(cfg.k_percents))
 
     def _convergence(
         self,

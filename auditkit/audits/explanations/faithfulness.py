@@ -3,9 +3,11 @@
 For an example with predicted class j and its top-k% words by attribution (the rationale):
   comprehensiveness = p_j(x) - p_j(x without the rationale)   higher: the rationale mattered
   sufficiency       = p_j(x) - p_j(the rationale alone)        lower: the rationale suffices
-AOPC is the mean over the k values. A random ranking of the same words is the floor a method
-must clear. The perturbed texts are plain strings, so every query goes through the caller's
-`predict_proba` (the ModelHandle in the audit).
+AOPC is the mean over the k values. The default k are the bins of ERASER's scorer, 1, 5, 10, 20
+and 50 % of the words, so the numbers compare with published ERASER AOPCs; `k_percents` in the
+suite picks others. A random ranking of the same words is the floor a method must clear. The
+perturbed texts are plain strings, so every query goes through the caller's `predict_proba`
+(the ModelHandle in the audit).
 """
 
 from __future__ import annotations
@@ -18,7 +20,19 @@ import numpy as np
 
 from auditkit.audits.explanations.words import WordSpans
 
-K_PERCENTS = (10, 20, 50)
+K_PERCENTS = (1, 5, 10, 20, 50)  # ERASER's AOPC bins (DeYoung et al. 2020)
+
+
+def aopc_description(percents: Sequence[int]) -> str:
+    """What an AOPC averaged over `percents` is, and whether it compares with ERASER's."""
+    ks = ", ".join(str(k) for k in percents)
+    if sorted(percents) == list(K_PERCENTS):
+        return f"AOPC over k = {ks} % of words (ERASER's bins)"
+    eraser = ", ".join(str(k) for k in K_PERCENTS)
+    return (
+        f"AOPC over k = {ks} % of words; ERASER averages over {eraser} %, so this is not "
+        "comparable with published ERASER AOPCs"
+    )
 
 
 def rationale_masks(scores: Sequence[float] | np.ndarray, percents: Sequence[int]) -> np.ndarray:

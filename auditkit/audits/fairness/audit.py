@@ -85,7 +85,10 @@ class FairnessAudit(Audit):
             probes_out += _probe_rows(ps, p, labels)
 
         for column in cfg.metadata_columns:
-            gr = _column_report(test[column], y, probs["__test__"].argmax(1), k, boot)
+            values = list(test[column])
+            missing = _missing(values)
+            _report_missing(column, int(missing.sum()), len(values), result)
+            gr = _column_report(values, missing, y, probs["__test__"].argmax(1), k, boot)
             if gr is None:
                 result.warnings.append(
                     f"column {column!r}: fewer than two groups in the test split"
@@ -154,8 +157,35 @@ def _attribute_reports(ps: ProbeSet, probs: np.ndarray, k: int, boot: dict):
     return fr, gr
 
 
-def _column_report(values, y, pred, k: int, boot: dict) -> GroupReport | None:
-    keep = np.array([v is not None and str(v).strip() != "" for v in values])
+def _missing(values: list[Any]) -> np.ndarray:
+    """True where a row has no value for the attribute: null, NaN, or blank text."""
+    return np.array(
+        [
+            v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+            for v in values
+        ],
+        dtype=bool,
+    )
+
+
+def _report_missing(column: str, n_missing: int, n: int, result: AuditResult) -> None:
+    """The column's metrics cover only rows with a value; say how many were left out, always."""
+    result.metrics[f"column.{column}.n_missing"] = _metric(
+        n_missing,
+        unit="examples",
+        desc="test rows with no value in the column (null or blank), left out of its metrics",
+    )
+    if n_missing:
+        message = (
+            f"column {column!r}: {n_missing} of {n} test rows have no value (null or blank) and "
+            "are left out of its group metrics"
+        )
+        result.warnings.append(message)
+        log.warning("fairness: %s", message)
+
+
+def _column_report(values, missing, y, pred, k: int, boot: dict) -> GroupReport | None:
+    keep = ~missing
     names = sorted({str(v) for v, ok in zip(values, keep, strict=True) if ok})
     if len(names) < 2:
         return None
