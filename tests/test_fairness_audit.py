@@ -147,6 +147,20 @@ def test_counterfactual_augmentation_lowers_flips(tmp_path, tiny_bert):
     assert row["delta"] == pytest.approx(after - before)
     assert result.metrics["mitigation.n_augmented"].value > 100  # one swap per train row
     assert ("all", "clean_accuracy") in rows_
+    # the declared comparison the report reads: the flip rate went down, so it is not "worse"
+    from auditkit import comparison
+
+    changes = {(c.subject, c.metric): c for c in comparison.from_table(
+        result.tables["mitigation_changes"])}  # fmt: skip
+    flip = changes[("gender", "counterfactual_flip_rate")]
+    assert (flip.before, flip.after) == (pytest.approx(before), pytest.approx(after))
+    assert not flip.worse and flip.ci_kind == "after"
+    acc = changes[("all", "clean_accuracy")]
+    assert acc.ci_kind == "paired" and acc.ci_low <= acc.delta <= acc.ci_high
+    line = comparison.summary(list(changes.values()), "the mitigation")
+    assert "counterfactual_flip_rate (gender)" not in line
+    assert all(f"{c.metric} ({c.subject})" in line for c in changes.values()
+               if c.worse and c.subject != "all")  # fmt: skip
 
 
 def test_rows_without_a_sensitive_value_are_counted_and_warned_about(tmp_path, tiny_bert):

@@ -60,7 +60,11 @@ def compare(
     result: AuditResult,
     rows: list[list],
 ) -> None:
-    """Before/after rows for the `mitigation` table and the `mitigation.*` metrics."""
+    """Before/after rows for the `mitigation` table, the `mitigation.*` metrics, and the
+    declared `mitigation_changes` comparison the report reads to say what got worse."""
+    from auditkit import comparison
+
+    changes: list[comparison.Change] = []
     for a, (fr_before, gr_before) in before.items():
         ps = probe_sets[a]
         probs = after[a]
@@ -95,6 +99,13 @@ def compare(
         }  # fmt: skip
         for name, (b, after_value, ci) in pairs.items():
             rows.append([a, name, _f(b), _f(after_value), _delta(b, after_value)])
+            has_ci = ci[0] is not None and ci[1] is not None
+            changes.append(
+                comparison.Change(
+                    a, name, _f(b), _f(after_value), name == "probe_accuracy",
+                    _f(ci[0]), _f(ci[1]), "after" if has_ci else "none",
+                )
+            )  # fmt: skip
             if name != "probe_accuracy":
                 result.metrics[f"mitigation.{a}.{name}"] = Metric(
                     value=after_value, ci_low=ci[0], ci_high=ci[1], higher_is_better=False,
@@ -109,6 +120,18 @@ def compare(
         value=acc_after, higher_is_better=True,
         description="test-split accuracy of the model fine-tuned with counterfactual augmentation",
     )  # fmt: skip
+    low, high = comparison.paired_accuracy(
+        test_probs.argmax(1) == y, after["__test__"].argmax(1) == y,
+        n_resamples=boot["n_resamples"], seed=boot["seed"], confidence=boot["confidence"],
+    )  # fmt: skip
+    changes.append(
+        comparison.Change(
+            "all", "clean_accuracy", _f(acc_before), _f(acc_after), True, low, high, "paired"
+        )
+    )
+    result.tables["mitigation_changes"] = comparison.table(
+        changes, "counterfactual augmentation against the plain model"
+    )
 
 
 def _f(x) -> float | None:
