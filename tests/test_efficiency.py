@@ -348,6 +348,16 @@ def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_p
     }
     fp32_acc = next(r["accuracy"] for r in trade if r["variant"] == "fp32")
     assert fp32_acc == pytest.approx(acc["fp32"])
+    # the declared comparison against fp32, which the report turns into its one-line finding
+    from auditkit import comparison
+
+    changes = comparison.from_table(eff.tables["variant_changes"])
+    assert {(c.subject, c.metric) for c in changes} == {
+        (v, k) for v in ("bf16", "int8_dynamic") for k in ("accuracy", "macro_f1")
+    }
+    int8 = next(c for c in changes if (c.subject, c.metric) == ("int8_dynamic", "accuracy"))
+    assert int8.delta == pytest.approx(acc["int8_dynamic"] - acc["fp32"])
+    assert int8.ci_kind == "paired" and int8.ci_low <= int8.delta <= int8.ci_high
     int8_size = next(r["size_mb"] for r in trade if r["variant"] == "int8_dynamic")
     assert int8_size < m["size_on_disk_mb"].value  # int8 weights are smaller
     for v in ("fp32", "bf16", "int8_dynamic"):
