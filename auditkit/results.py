@@ -135,6 +135,16 @@ class ModelInfo(_Plain):
     cache_key: str | None = None
 
 
+class ResourceUse(_Plain):
+    """A data file an audit read besides the model and the dataset (e.g. a stop-word list)."""
+
+    name: str
+    source: str = Field(description="where its content came from (the same on every machine)")
+    location: str | None = Field(default=None, description="where it lies on this machine")
+    sha256: str | None = Field(description="of its content (files in sorted order); null: unknown")
+    used_by: list[str] = Field(default_factory=list, description="e.g. the attack recipes")
+
+
 class Manifest(_Plain):
     auditkit_version: str
     packages: dict[str, str | None]
@@ -152,6 +162,9 @@ class Manifest(_Plain):
     command: str | None = None
     started_at: str
     finished_at: str | None = None
+    resources: list[ResourceUse] = Field(
+        default_factory=list, description="resources each audit read, with a sha256 of each"
+    )
 
 
 class DataSummary(_Plain):
