@@ -5,6 +5,10 @@ batched runner (`runner.py`), and every successful attack is re-scored for meani
 preservation (`validity.py`). With adversarial training, adversarial examples are generated
 from *training* rows only, the base model is fine-tuned on train + those rows, and the same
 held-out test sample is attacked again.
+
+The word lists and WordNet the recipes read come from auditkit's own cache, built offline unless
+`download_resources` is set (`offline.py`); the run's manifest names each one with a sha256
+(`provenance.py`), so two runs can be checked for the same inputs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
+from auditkit import comparison
 from auditkit import metrics as M
 from auditkit.audits.base import Audit, AuditConfig, AuditContext
 from auditkit.audits.robustness.invariance import PERTURBATIONS, InvarianceConfig
@@ -58,18 +63,17 @@ class RobustnessConfig(AuditConfig):
     adversarial_training: AdversarialTrainingConfig = Field(
         default_factory=AdversarialTrainingConfig
     )
+    download_resources: bool = Field(
+        default=False,
+        description="fetch NLTK's own data (stop words, WordNet, POS tagger) into auditkit's "
+        "cache when missing; false = only what auditkit builds offline, and no network",
+    )
 
     @field_validator("recipes")
     @classmethod
-    def _recipes_runnable(cls, names: list[str]) -> list[str]:
-        from auditkit.audits.robustness.recipes import check_recipes
-
+    def _recipes_listed(cls, names: list[str]) -> list[str]:
         if not names:
             raise ValueError("list at least one recipe, e.g. [deepwordbug]")
-        try:
-            check_recipes(names)
-        except AuditkitError as exc:
-            raise ValueError(f"{exc.message} ({exc.hint})") from None
         return names
 
     @field_validator("recipe_sample_sizes")
@@ -92,13 +96,21 @@ class RobustnessConfig(AuditConfig):
     def _training_recipes(self) -> RobustnessConfig:
         from auditkit.audits.robustness.recipes import check_recipes
 
+        try:  # here, not on the field: whether a recipe runs depends on download_resources
+            check_recipes(self.recipes, download=self.download_resources)
+        except AuditkitError as exc:
+            raise ValueError(f"{exc.message} ({exc.hint})") from None
         stray = [r for r in self.recipe_sample_sizes if r not in self.recipes]
         if stray:
             raise ValueError(f"recipe_sample_sizes names {stray}, which are not in recipes")
         at = self.adversarial_training
         if at.enabled:
             try:
-                check_recipes([at.recipe], where="adversarial_training.recipe")
+                check_recipes(
+                    [at.recipe],
+                    where="adversarial_training.recipe",
+                    download=self.download_resources,
+                )
             except AuditkitError as exc:
                 raise ValueError(f"{exc.message} ({exc.hint})") from None
             extra = [r for r in at.recipes or [] if r not in self.recipes]
@@ -133,14 +145,29 @@ class RobustnessAudit(Audit):
     Config = RobustnessConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:
-        from auditkit.audits.robustness.offline import prepare_textattack
+        from auditkit.audits.robustness import offline, provenance
+        from auditkit.audits.robustness.recipes import RECIPES
 
         cfg: RobustnessConfig = self.config  # type: ignore[assignment]
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
-        setup = prepare_textattack()
+        names = [*cfg.recipes]
+        if cfg.adversarial_training.enabled:
+            names.append(cfg.adversarial_training.recipe)
+        needs = [p for name in names for p in RECIPES[name].nltk_packages]
+        self._setup = offline.prepare_textattack(download=cfg.download_resources, needs=needs)
         result.tables["setup"] = Table(
-            columns=["step", "what"], rows=[[k, v] for k, v in setup.items()]
+            columns=["step", "what"], rows=[[k, v] for k, v in self._setup.steps.items()]
         )
+        self._uses: list = []
+        try:
+            with offline.resource_scope(self._setup):
+                self._run(ctx, cfg, result)
+        finally:  # also when an attack failed: what was read so far is on record
+            manifest = ctx.results.manifest.resources if ctx.results is not None else None
+            provenance.publish(result, manifest, self._uses)
+        return result
+
+    def _run(self, ctx: AuditContext, cfg: RobustnessConfig, result: AuditResult) -> None:
         test = ctx.data.test
         labels = np.asarray(test["label"], dtype=np.int64)
         rows_of = stratified_sample(labels, cfg.sample_size, ctx.seed)
@@ -162,18 +189,26 @@ class RobustnessAudit(Audit):
         if cfg.adversarial_training.enabled:
             artifact += self._adversarial_training(ctx, cfg, result, before, texts, gold, rows_of)
         result.artifacts["attacks"] = _write_jsonl(ctx, "robustness_attacks.jsonl", artifact)
-        return result
 
     # ------------------------------------------------------------------ attacks
     def _attack(self, ctx, handle, recipe, texts, gold, cfg, *, phase):
+        from auditkit.audits.robustness.provenance import resources_used
         from auditkit.audits.robustness.recipes import RECIPES
         from auditkit.audits.robustness.runner import BatchedAttackRunner
         from auditkit.audits.robustness.summary import RecipeRun
         from auditkit.audits.robustness.validity import similarity
 
+        built: list = []
+
+        def build(wrapper):  # keeps one Attack, to check which resources it really read
+            attack = RECIPES[recipe].build(wrapper)
+            if not built:
+                built.append(attack)
+            return attack
+
         runner = BatchedAttackRunner(
             handle,
-            RECIPES[recipe].build,
+            build,
             concurrency=cfg.concurrency,
             query_budget=cfg.query_budget,
             batch_size=cfg.batch_size,
@@ -183,6 +218,7 @@ class RobustnessAudit(Audit):
         with ctx.progress.bar(len(texts), desc=f"{recipe} ({phase})") as bar:
             outcomes = runner.run(texts, gold, progress=bar.update)
         seconds = time.perf_counter() - start
+        self._uses += resources_used(RECIPES[recipe], built[0] if built else None, self._setup)
         sim = np.full(len(outcomes), np.nan)
         won = [i for i, o in enumerate(outcomes) if o.status == "succeeded"]
         if won:
@@ -308,8 +344,9 @@ class RobustnessAudit(Audit):
         hardened = outcome.handle
         test = ctx.data.test
         y_test = np.asarray(test["label"])
-        acc_before = float((ctx.model.predict(test["text"]) == y_test).mean())
-        acc_after = float((hardened.predict(test["text"]) == y_test).mean())
+        correct_before = ctx.model.predict(test["text"]) == y_test
+        correct_after = hardened.predict(test["text"]) == y_test
+        acc_before, acc_after = float(correct_before.mean()), float(correct_after.mean())
         result.metrics["adversarial_training.test_accuracy_before"] = Metric(
             value=acc_before, higher_is_better=True, description="full test split, plain model"
         )
@@ -325,6 +362,14 @@ class RobustnessAudit(Audit):
             ["recipe", "metric", "before", "before_ci_low", "before_ci_high",
              "after", "after_ci_low", "after_ci_high", "delta"],
         )  # fmt: skip
+        low, high = comparison.paired_accuracy(
+            correct_before, correct_after, n_resamples=cfg.bootstrap or 1000, seed=ctx.seed,
+            confidence=cfg.confidence,
+        )  # fmt: skip
+        changes = [
+            comparison.Change("all", "test_accuracy", acc_before, acc_after, True, low, high,
+                              "paired")
+        ]  # fmt: skip
         rows = []
         for recipe in at.recipes or cfg.recipes:
             k = _size(cfg, recipe)
@@ -338,6 +383,16 @@ class RobustnessAudit(Audit):
                 table.rows.append(
                     [recipe, key, b.value, b.ci_low, b.ci_high, a.value, a.ci_low, a.ci_high, delta]
                 )
+                has_ci = a.ci_low is not None and a.ci_high is not None
+                changes.append(
+                    comparison.Change(
+                        recipe, key, b.value, a.value, bool(a.higher_is_better),
+                        a.ci_low, a.ci_high, "after" if has_ci else "none",
+                    )
+                )  # fmt: skip
+        result.tables["adversarial_training_changes"] = comparison.table(
+            changes, "adversarial training against the plain model"
+        )
         return rows
 
 
