@@ -53,9 +53,8 @@ def run(
     ] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="ignore the fine-tune cache")] = False,
     only: Annotated[
-        list[str] | None, typer.Option(
-            "--only", help="run only this audit: repeat it, or give a comma list (a,b)"
-        )
+        list[str] | None,
+        typer.Option("--only", help="run only this audit: repeat it, or give a comma list (a,b)"),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="override the suite's seed")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
@@ -270,7 +269,9 @@ def schema(
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
-        out.write_text(text)
+        from auditkit.files import write_atomic
+
+        write_atomic(out, text)
     else:
         typer.echo(text, nl=False)
 

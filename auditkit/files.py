@@ -10,9 +10,16 @@ plain `open()` would give (0666 less the umask).
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _umask() -> int:
@@ -54,3 +61,16 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def write_jsonl(target: str | os.PathLike[str], records: Iterable[dict[str, Any]]) -> Path:
+    """One JSON object per line (UTF-8, non-ASCII kept), written as one atomic file."""
+    lines = [json.dumps(record, ensure_ascii=False) + "\n" for record in records]
+    return write_atomic(target, "".join(lines))
+
+
+def write_parquet(target: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
+    """A DataFrame as parquet (no index), written as one atomic file."""
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return write_atomic(target, buffer.getvalue())

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from auditkit import __version__
 from auditkit.errors import AuditkitError, SuiteError
+from auditkit.files import write_atomic
 from auditkit.progress import Progress
 from auditkit.registry import AUDITS, did_you_mean
 from auditkit.results import (
@@ -346,4 +347,4 @@ def _point_latest(run_dir: Path) -> None:
             link.unlink()
         link.symlink_to(run_dir.name, target_is_directory=True)
     except OSError:  # no symlinks (some Windows setups): a plain file naming the run
-        link.write_text(run_dir.name + "\n")
+        write_atomic(link, run_dir.name + "\n")

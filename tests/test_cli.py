@@ -25,7 +25,8 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def test_run_writes_results_predictions_and_latest(toy_suite, tmp_path):
+def test_run_writes_results_predictions_and_latest(toy_suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDITKIT_CACHE_DIR", str(tmp_path / "cache"))  # its first run trains
     suite = toy_suite()
     done = cli("run", str(suite), "--out", str(tmp_path / "out"), "--no-progress")
     assert done.returncode == 0, done.stderr

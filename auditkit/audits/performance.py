@@ -12,6 +12,7 @@ from pydantic import Field
 
 from auditkit import metrics as M
 from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.files import write_parquet
 from auditkit.results import AuditResult, Metric, Table
 
 
@@ -133,5 +134,5 @@ def write_predictions(ctx: AuditContext, texts, y: np.ndarray, probs: np.ndarray
     for i, name in enumerate(labels):
         frame[f"p_{name}"] = probs[:, i]
     file_name = "predictions.parquet"
-    frame.to_parquet(ctx.artifact_path(file_name), index=False)
+    write_parquet(ctx.artifact_path(file_name), frame)
     return file_name

@@ -10,7 +10,6 @@ tokenizer themselves for gradients (DESIGN: the handle exposes them for this).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from typing import Literal
@@ -39,6 +38,7 @@ from auditkit.audits.explanations.select import (
     select_examples,
 )
 from auditkit.audits.explanations.words import words_with_spans
+from auditkit.files import write_jsonl
 from auditkit.results import AuditResult, Metric, Table
 
 __all__ = ["ExplanationsAudit", "ExplanationsConfig"]
@@ -304,12 +304,12 @@ class ExplanationsAudit(Audit):
         )
 
     def _write(self, ctx, cfg, examples, cases, word_scores, attributions, labels) -> str:
-        path = ctx.artifact_path(ARTIFACT)
-        with open(path, "w", encoding="utf-8") as fh:
-            for i, (ex, case) in enumerate(zip(examples, cases, strict=True)):
-                for m in cfg.methods:
-                    att = attributions[m][i]
-                    record = {
+        records = []
+        for i, (ex, case) in enumerate(zip(examples, cases, strict=True)):
+            for m in cfg.methods:
+                att = attributions[m][i]
+                records.append(
+                    {
                         "idx": ex.idx,
                         "kind": ex.kind,
                         "pair_id": ex.pair_id,
@@ -324,7 +324,8 @@ class ExplanationsAudit(Audit):
                         "delta": att.delta,
                         "steps": att.steps,
                     }
-                    fh.write(json.dumps(record) + "\n")
+                )
+        write_jsonl(ctx.artifact_path(ARTIFACT), records)
         return ARTIFACT
 
 

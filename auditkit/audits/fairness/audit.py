@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,6 +14,7 @@ from auditkit.audits.fairness.metrics import headline as _headline
 from auditkit.audits.fairness.probes import ProbeSet, build_probe_set
 from auditkit.audits.fairness.terms import TermSwapper
 from auditkit.errors import SuiteError
+from auditkit.files import write_jsonl
 from auditkit.results import AuditResult, Metric, Table
 
 log = logging.getLogger(__name__)
@@ -412,9 +412,7 @@ def _probe_rows(ps: ProbeSet, probs: np.ndarray, labels: list[str]) -> list[dict
 
 
 def _write_jsonl(ctx: AuditContext, file_name: str, rows: list[dict[str, Any]]) -> str:
-    with open(ctx.artifact_path(file_name), "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(ctx.artifact_path(file_name), rows)
     return file_name
 
 

@@ -13,7 +13,6 @@ The word lists and WordNet the recipes read come from auditkit's own cache, buil
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -25,6 +24,7 @@ from auditkit import metrics as M
 from auditkit.audits.base import Audit, AuditConfig, AuditContext
 from auditkit.audits.robustness.invariance import PERTURBATIONS, InvarianceConfig
 from auditkit.errors import AuditkitError
+from auditkit.files import write_jsonl
 from auditkit.results import AuditResult, Metric, Table
 
 log = logging.getLogger(__name__)
@@ -413,7 +413,5 @@ def _table(result: AuditResult, name: str, columns: list[str]) -> Table:
 
 
 def _write_jsonl(ctx: AuditContext, file_name: str, rows: list[dict]) -> str:
-    with open(ctx.artifact_path(file_name), "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(ctx.artifact_path(file_name), rows)
     return file_name

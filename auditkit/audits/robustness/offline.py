@@ -30,14 +30,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditkit.errors import AuditkitError
+from auditkit.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +183,7 @@ def _write_if_changed(path: Path, text: str) -> bool:
     """Atomically (re)write a small file; False when it already held `text`."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, text)
     return True
 
 
@@ -222,10 +216,7 @@ def build_wordnet(root: Path, debian_dir: Path | None = None) -> str | None:
         src, dst = debian_dir / name, target / name
         if src.is_file():
             if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
-                fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{name}.")
-                os.close(fd)
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, dst)
+                write_atomic(dst, src.read_bytes())
                 copied += 1
         elif not dst.exists():  # only sense-key lookups need these; synonym swaps do not
             dst.touch()
