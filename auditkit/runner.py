@@ -106,6 +106,27 @@ def select_audits(suite: Suite, only: list[str] | None) -> dict:
     return {name: cfg for name, cfg in configs.items() if name in only}
 
 
+def order_audits(configs: dict) -> dict:
+    """The suite's audits in run order: the suite's order, except that an audit runs after
+    the audits it declares it reads (`Audit.reads`) when those are in the run too."""
+    reads = {name: [d for d in AUDITS.get(name).reads if d in configs] for name in configs}
+    placed: list[str] = []
+    pending = list(configs)
+    while pending:
+        ready = next((n for n in pending if all(d in placed for d in reads[n])), None)
+        if ready is None:
+            raise SuiteError(
+                f"audits {pending} read each other's results in a cycle",
+                hint="an audit's `reads` must not lead back to itself",
+            )
+        placed.append(ready)
+        pending.remove(ready)
+    if placed != list(configs):
+        moved = [f"{n} after {', '.join(reads[n])}" for n in placed if reads[n]]
+        log.info("audits: run order %s (%s)", ", ".join(placed), "; ".join(moved))
+    return {name: configs[name] for name in placed}
+
+
 def run_suite(
     suite: Suite,
     *,
@@ -121,7 +142,7 @@ def run_suite(
     if seed is not None:
         suite = suite.model_copy(update={"seed": seed})
     progress = progress or Progress()
-    configs = select_audits(suite, only)  # fail on config errors before any work
+    configs = order_audits(select_audits(suite, only))  # config errors fail before any work
     root = Path(out_dir) if out_dir else Path(suite.output_dir)  # relative to the cwd
     run_id = new_run_id()
     run_dir = root / suite.name / run_id

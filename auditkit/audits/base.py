@@ -74,6 +74,9 @@ class Audit(ABC):
     description: ClassVar[str] = ""
     tags: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[AuditConfig]] = AuditConfig
+    # Audits whose results this one reads (through ctx.results) when they are in the run: the
+    # runner runs those first, whatever order the suite lists them in.
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: AuditConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

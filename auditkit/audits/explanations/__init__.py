@@ -107,6 +107,7 @@ class ExplanationsAudit(Audit):
     description = "captum attributions with ERASER faithfulness vs random, top words per class"
     tags = ("explanations",)
     Config = ExplanationsConfig
+    reads = ("robustness",)  # its attacks artifact gives the adversarial pairs
 
     def run(self, ctx: AuditContext) -> AuditResult:
         cfg: ExplanationsConfig = self.config  # type: ignore[assignment]
