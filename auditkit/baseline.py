@@ -22,10 +22,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditkit import __version__
+from auditkit.api.rundir import RESULTS_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
 from auditkit.results import (
-    RESULTS_FILE,
     SCHEMA_VERSION,
     Metric,
     ModelInfo,
@@ -141,23 +141,6 @@ class Snapshot(_Plain):
 
 
 # --------------------------------------------------------------------------- building
-
-
-def resolve_run_dir(path: str | os.PathLike[str]) -> Path:
-    """A run directory from a run dir, its results.json, or a `latest` link or pointer file."""
-    path = Path(path)
-    if path.is_file() and path.name == RESULTS_FILE:
-        return path.parent
-    if path.is_file():  # `latest` written as a plain file where symlinks are unavailable
-        target = path.parent / path.read_text(encoding="utf-8").strip()
-        if (target / RESULTS_FILE).is_file():
-            return target
-    if path.is_dir() and (path / RESULTS_FILE).is_file():
-        return path.resolve() if path.is_symlink() else path  # `latest` -> the run it names
-    raise AuditkitError(
-        f"{path}: not a run directory (no {RESULTS_FILE} there)",
-        hint="pass a folder written by `auditkit run`, e.g. reports/<suite>/latest",
-    )
 
 
 def load_run(run_dir: Path) -> RunResults:

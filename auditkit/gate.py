@@ -29,10 +29,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from auditkit import __version__
+from auditkit.api.rundir import GATE_FILE, resolve_run_dir
 from auditkit.baseline import (
     Snapshot,
     load_baseline,
-    resolve_run_dir,
     snapshot_from_run,
 )
 from auditkit.errors import AuditkitError
@@ -55,7 +55,6 @@ __all__ = [
     "write_json",
 ]
 
-GATE_FILE = "gate.json"
 GATE_VERSION = "1"
 Verdict = Literal["pass", "regressed", "improved", "inconclusive", "missing"]
 Method = Literal["mcnemar", "paired_bootstrap", "ci_comparison", "point"]

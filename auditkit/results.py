@@ -16,10 +16,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+from auditkit.api.rundir import RESULTS_FILE
 from auditkit.files import write_atomic
 
 SCHEMA_VERSION = "1.0"
-RESULTS_FILE = "results.json"
 
 
 class _Plain(BaseModel):

@@ -18,12 +18,11 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 
 from auditkit import __version__
+from auditkit.api.rundir import new_run_id, point_latest, run_path
 from auditkit.errors import AuditkitError, SuiteError
-from auditkit.files import write_atomic
 from auditkit.progress import Progress
 from auditkit.registry import AUDITS, did_you_mean
 from auditkit.results import (
@@ -79,10 +78,6 @@ def git_commit(folder: Path) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def new_run_id() -> str:
-    return datetime.now().strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
 
 
 def select_audits(suite: Suite, only: list[str] | None) -> dict:
@@ -145,7 +140,7 @@ def run_suite(
     configs = order_audits(select_audits(suite, only))  # config errors fail before any work
     root = Path(out_dir) if out_dir else Path(suite.output_dir)  # relative to the cwd
     run_id = new_run_id()
-    run_dir = root / suite.name / run_id
+    run_dir = run_path(root, suite.name, run_id)
 
     import torch
 
@@ -301,7 +296,7 @@ def run_suite(
         results.manifest.finished_at = now_iso()
         save()
         if writer:
-            _point_latest(run_dir)
+            point_latest(run_dir)
             if isinstance(exc, Exception):  # not on Ctrl-C
                 _write_report(run_dir)
         raise
@@ -310,7 +305,7 @@ def run_suite(
     results.manifest.finished_at = now_iso()
     save()
     if writer:
-        _point_latest(run_dir)
+        point_latest(run_dir)
         _write_report(run_dir)
     return results, run_dir
 
@@ -359,13 +354,3 @@ def _run_audit(name: str, cfg, ctx) -> AuditResult:
         )
     result.wall_time_s = round(time.perf_counter() - start, 3)
     return result
-
-
-def _point_latest(run_dir: Path) -> None:
-    link = run_dir.parent / "latest"
-    try:
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(run_dir.name, target_is_directory=True)
-    except OSError:  # no symlinks (some Windows setups): a plain file naming the run
-        write_atomic(link, run_dir.name + "\n")

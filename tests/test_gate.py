@@ -356,19 +356,3 @@ def test_bad_baseline_files_get_clear_errors(runs, tmp_path):
     results_like = {"schema_version": "1.0", "manifest": {}}
     msg = _bad(tmp_path, runs, lambda raw: json.dumps(results_like))
     assert "looks like a results.json" in msg
-
-
-def test_run_dir_from_latest_link_pointer_file_or_results_json(tmp_path):
-    from auditkit.baseline import resolve_run_dir
-
-    run = tmp_path / "toy" / "20260101-000000-abcd"
-    run.mkdir(parents=True)
-    (run / "results.json").write_text("{}")
-    (tmp_path / "toy" / "latest").symlink_to(run.name, target_is_directory=True)
-    assert resolve_run_dir(tmp_path / "toy" / "latest") == run.resolve()
-    assert resolve_run_dir(run / "results.json") == run
-    pointer = tmp_path / "toy" / "latest.txt"  # where symlinks are unavailable
-    pointer.write_text(run.name + "\n")
-    assert resolve_run_dir(pointer) == run
-    with pytest.raises(AuditkitError, match="not a run directory"):
-        resolve_run_dir(tmp_path)

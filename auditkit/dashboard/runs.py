@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from auditkit.results import RESULTS_FILE, RunResults, SchemaMismatchError, load_results
+from auditkit.api.rundir import GATE_FILE, RESULTS_FILE, artifact_file
+from auditkit.results import RunResults, SchemaMismatchError, load_results
 
 ENV_VAR = "AUDITKIT_REPORTS_DIR"
-GATE_FILE = "gate.json"
 
 
 def default_root() -> Path:
@@ -202,8 +202,8 @@ def artifact_path(run_dir: Path, results: RunResults, audit: str, name: str) -> 
     if result is None or name not in result.artifacts:
         return None
     file_name = result.artifacts[name]
-    path = (Path(run_dir) / file_name).resolve()
-    if Path(run_dir).resolve() not in path.parents:  # results.json names files *in* the run dir
+    path = artifact_file(run_dir, file_name)  # results.json names files *in* the run dir
+    if path is None:
         raise ArtifactError(f"{audit}.{name}: {file_name!r} points outside the run directory")
     return path
 

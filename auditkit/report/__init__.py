@@ -12,31 +12,14 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from auditkit.api.rundir import REPORT_FILE, RESULTS_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
-from auditkit.results import RESULTS_FILE, RunResults, SchemaMismatchError, load_results
+from auditkit.results import RunResults, SchemaMismatchError, load_results
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.html"
 __all__ = ["REPORT_FILE", "render_html", "render_report", "resolve_run_dir", "try_render_report"]
-
-
-def resolve_run_dir(path: str | Path) -> Path:
-    """A run directory from a run dir, its results.json, or a `latest` pointer file."""
-    path = Path(path)
-    if path.is_file() and path.name == RESULTS_FILE:
-        return path.parent
-    if path.is_file():  # `latest` written as a plain file where symlinks are unavailable
-        candidate = path.parent / path.read_text(encoding="utf-8").strip()
-        if (candidate / RESULTS_FILE).is_file():
-            return candidate
-    if (path / RESULTS_FILE).is_file():
-        return path
-    raise AuditkitError(
-        f"{path}: no {RESULTS_FILE} found",
-        hint="pass a run directory, e.g. reports/<suite>/latest or reports/<suite>/<run-id>",
-    )
 
 
 def render_report(run_dir: str | Path, out: str | Path | None = None) -> Path:

@@ -21,6 +21,7 @@ from typing import Any, get_args
 from markupsafe import Markup
 
 from auditkit import comparison
+from auditkit.api.rundir import artifact_file
 from auditkit.gate import Verdict
 from auditkit.results import AuditResult, ErrorInfo, Metric, Table
 
@@ -182,14 +183,8 @@ def generic_section(
 
 def artifact_path(run_dir: Path, file_name: str | None) -> Path | None:
     """The artifact's path if it exists inside the run directory (never outside it)."""
-    if not file_name:
-        return None
-    path = (run_dir / file_name).resolve()
-    try:
-        path.relative_to(run_dir.resolve())
-    except ValueError:
-        return None
-    return path if path.is_file() else None
+    path = artifact_file(run_dir, file_name)
+    return path if path is not None and path.is_file() else None
 
 
 def read_jsonl(path: Path, notes: list[str], limit: int = 100_000) -> list[dict[str, Any]]:
