@@ -191,7 +191,7 @@ def run_suite(
             _record_save_failure(results, audit, exc)
             save_results(results, run_dir)  # a second failure is not this audit's: it propagates
 
-    from auditkit.audits.efficiency.energy import StageMeter
+    from auditkit.energy import StageMeter
 
     @contextlib.contextmanager
     def stage(name: str, audit: str | None = None) -> Iterator[None]:

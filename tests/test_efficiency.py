@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auditkit.audits.efficiency import energy as E
+from auditkit import energy as E
 from auditkit.audits.efficiency import roofline as R
 from auditkit.audits.efficiency.timing import percentiles, sample_batches, time_calls
 from auditkit.errors import AuditkitError
@@ -232,7 +232,7 @@ def test_nvml_matches_by_pci_address_when_torch_gives_no_uuid(monkeypatch):
 def test_a_gpu_nvml_cannot_match_is_estimated_with_the_reason(monkeypatch, tmp_path, caplog):
     _torch_sees(monkeypatch, [2], uuid=False, pci=False)
     E._warn_once.cache_clear()  # warned once per reason and process
-    with caplog.at_level("WARNING", logger="auditkit.audits.efficiency.energy"):
+    with caplog.at_level("WARNING", logger="auditkit.energy"):
         meter, skipped = E.choose_meter("cuda:0", root=tmp_path / "no-powercap")
     assert isinstance(meter, E.CodeCarbonMeter) and meter.method == "estimated"
     assert "cuda:0 matches no NVML GPU" in skipped[0] and "guessed" in skipped[0]

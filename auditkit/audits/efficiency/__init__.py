@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from auditkit import energy as E
 from auditkit.audits.base import Audit, AuditConfig, AuditContext
-from auditkit.audits.efficiency import energy as E
 from auditkit.audits.efficiency import roofline as R
 from auditkit.audits.efficiency.timing import PeakRss, TimingResult, fixed_threads, time_calls
 from auditkit.audits.efficiency.variants import VARIANTS, Variant, build_variant, state_size_mb
