@@ -285,6 +285,23 @@ def _fmt(metric) -> str:
     return text
 
 
+SUMMARY_METRICS = 4
+
+
+def summary_metrics(name: str, audit) -> list:
+    """At most four of the audit's declared headline metrics (`Audit.headline`), in the order
+    the audit wrote them; an audit that declares none shows its first metrics with a direction."""
+    from auditkit.registry import headline
+
+    leaves = headline(name)
+    picked = [
+        (key, m)
+        for key, m in audit.metrics.items()
+        if (key.rpartition(".")[2] in leaves if leaves else m.higher_is_better is not None)
+    ]
+    return picked[:SUMMARY_METRICS]
+
+
 def _print_summary(results, run_dir: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -301,8 +318,8 @@ def _print_summary(results, run_dir: Path) -> None:
     table = Table(title=f"{results.suite_name} · {results.run_id}")
     table.add_column("audit")
     table.add_column("status")
-    table.add_column("metric")
-    table.add_column("value [95% CI]", justify="right")
+    table.add_column("metric", overflow="fold", min_width=24)  # wrapped, never cut
+    table.add_column("value [95% CI]", justify="right", no_wrap=True)
     for name, audit in results.audits.items():
         if audit.status != "ok":
             message = audit.error.message if audit.error else ""
@@ -310,9 +327,12 @@ def _print_summary(results, run_dir: Path) -> None:
                 name, "[red]failed[/red]", audit.error.type if audit.error else "", message[:60]
             )
             continue
-        shown = [(k, m) for k, m in audit.metrics.items() if m.higher_is_better is not None][:6]
+        shown = summary_metrics(name, audit)
         for i, (key, metric) in enumerate(shown):
             table.add_row(name if i == 0 else "", "ok" if i == 0 else "", key, _fmt(metric))
+        more = len(audit.metrics) - len(shown)
+        if more > 0:
+            table.add_row("", "", f"[dim]+{more} more in the report[/dim]", "")
         for warning in audit.warnings:
             table.add_row("", "", "[yellow]warning[/yellow]", warning[:80])
     console.print(table)

@@ -85,3 +85,14 @@ AUDITS.register("robustness", "auditkit.audits.robustness:RobustnessAudit")
 AUDITS.register("efficiency", "auditkit.audits.efficiency:EfficiencyAudit")
 AUDITS.register("fairness", "auditkit.audits.fairness:FairnessAudit")
 AUDITS.register("explanations", "auditkit.audits.explanations:ExplanationsAudit")
+
+
+def headline(audit: str) -> tuple[str, ...] | None:
+    """The metric leaves an audit declares as its headline (`Audit.headline`), or None for an
+    audit that is not registered or declares none (its readers then show every metric)."""
+    if audit not in AUDITS:
+        return None
+    try:
+        return AUDITS.get(audit).headline or None
+    except Exception:  # a plugin that cannot be imported here: fall back to all its metrics
+        return None

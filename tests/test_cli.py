@@ -138,3 +138,33 @@ def test_failure_before_audits_still_writes_results(toy_suite, tmp_path):
     assert results.status == "failed" and results.error.type == "DataError"
     assert [s.name for s in results.stages] == ["data"]
     assert "The run failed: DataError" in (tmp_path / "toy" / "latest" / "report.html").read_text()
+
+
+def test_summary_shows_declared_headlines_in_full(toy_suite, tmp_path):
+    """At most four declared headline metrics per audit, names whole, and how many are left."""
+    import os
+
+    audits = "  performance:\n    bootstrap: 200\n"
+    audits += "  efficiency:\n    batch_sizes: [1, 4]\n    variants: [fp32]\n    warmup: 1\n"
+    audits += "    iterations: 2\n    min_iterations: 1\n    budget_s: 0.2\n"
+    audits += "    energy_min_seconds: 0.2\n"
+    suite = toy_suite(audits=audits)
+    done = subprocess.run(
+        [sys.executable, "-m", "auditkit", "run", str(suite), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "…" not in out  # nothing cut
+    for name in ("accuracy", "macro_f1", "weighted_f1", "ece"):
+        assert f"│ {name} " in out or f"│ {name}\n" in out or f" {name} " in out
+    assert " brier " not in out and " nll " not in out  # the fifth and sixth headline
+    assert "fp32.bs1.latency_p50_ms" in out and "fp32.bs4.throughput_per_s" in out
+    assert "fp32.accuracy_delta" not in out  # not a headline of efficiency
+    results = load_results(tmp_path / "o" / "toy" / "latest")
+    for audit in ("performance", "efficiency"):
+        more = len(results.audits[audit].metrics) - 4
+        assert f"+{more} more in the report" in out

@@ -77,6 +77,9 @@ class Audit(ABC):
     # Audits whose results this one reads (through ctx.results) when they are in the run: the
     # runner runs those first, whatever order the suite lists them in.
     reads: ClassVar[tuple[str, ...]] = ()
+    # The metric leaves (last dotted part) that summarise the audit, most telling first: the
+    # CLI summary and the dashboard's scorecard read these, so no reader keeps its own list.
+    headline: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: AuditConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -26,6 +26,7 @@ class PerformanceAudit(Audit):
     name = "performance"
     description = "accuracy, macro/weighted F1, per-class scores, confusion matrix, calibration"
     tags = ("performance",)
+    headline = ("accuracy", "macro_f1", "weighted_f1", "ece", "brier", "nll")
     Config = PerformanceConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:

@@ -5,22 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from auditkit.dashboard.runs import format_metric
+from auditkit.registry import headline
 from auditkit.results import RunResults
 
 KNOWN_AUDITS = ("performance", "robustness", "fairness", "explanations", "efficiency")
-
-# Per audit, the metric leaves (last dotted part) that make its headline, in order.
-HEADLINES: dict[str, tuple[str, ...]] = {
-    "performance": ("accuracy", "macro_f1", "weighted_f1", "ece", "brier", "nll"),
-    "robustness": ("accuracy_under_attack", "attack_success_rate", "flip_rate"),
-    "fairness": (
-        "counterfactual_flip_rate",
-        "demographic_parity_difference",
-        "equalized_odds_difference",
-    ),
-    "explanations": ("comprehensiveness", "sufficiency", "comprehensiveness_vs_random"),
-    "efficiency": ("latency_p50_ms", "throughput_per_s", "peak_memory_mb", "energy_j_per_1k"),
-}
 
 
 def scorecard(results: RunResults) -> list[dict[str, Any]]:
@@ -36,7 +24,7 @@ def scorecard(results: RunResults) -> list[dict[str, Any]]:
             reason = f"{result.error.type}: {result.error.message}" if result.error else "?"
             rows.append({"audit": audit, "status": "failed", "metric": "", "value": reason})
             continue
-        leaves = HEADLINES.get(audit)
+        leaves = headline(audit)
         picked = [
             (name, m)
             for name, m in result.metrics.items()

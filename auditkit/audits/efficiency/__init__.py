@@ -111,6 +111,7 @@ class EfficiencyAudit(Audit):
     name = "efficiency"
     description = "latency, throughput, memory, energy, and fp32/bf16/int8/compiled trade-offs"
     tags = ("efficiency",)
+    headline = ("latency_p50_ms", "throughput_per_s", "peak_memory_mb", "energy_j_per_1k")
     Config = EfficiencyConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:

@@ -106,6 +106,7 @@ class ExplanationsAudit(Audit):
     name = "explanations"
     description = "captum attributions with ERASER faithfulness vs random, top words per class"
     tags = ("explanations",)
+    headline = ("comprehensiveness", "sufficiency", "comprehensiveness_vs_random")
     Config = ExplanationsConfig
     reads = ("robustness",)  # its attacks artifact gives the adversarial pairs
 

@@ -27,6 +27,11 @@ class FairnessAudit(Audit):
     name = "fairness"
     description = "counterfactual identity swaps, fairlearn group metrics, mitigation"
     tags = ("fairness",)
+    headline = (
+        "counterfactual_flip_rate",
+        "demographic_parity_difference",
+        "equalized_odds_difference",
+    )
     Config = FairnessConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:

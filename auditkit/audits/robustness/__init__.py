@@ -142,6 +142,7 @@ class RobustnessAudit(Audit):
     name = "robustness"
     description = "TextAttack attacks, invariance perturbations and adversarial training"
     tags = ("robustness", "textattack", "checklist")
+    headline = ("accuracy_under_attack", "attack_success_rate", "flip_rate")
     Config = RobustnessConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:
