@@ -64,10 +64,10 @@ def run(
     _setup_logging(verbose)
     if device not in (None, "cpu", "cuda", "mps", "auto"):
         raise AuditkitError(f"--device {device!r}: expected cpu, cuda, mps or auto")
+    from auditkit.launch import is_main_process
     from auditkit.progress import Progress
     from auditkit.runner import run_suite
     from auditkit.suite import load_suite
-    from auditkit.training import is_main_process
 
     loaded = load_suite(suite)
     writer = is_main_process()  # read before the run: it drops torchrun's variables

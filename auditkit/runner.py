@@ -174,7 +174,7 @@ def run_suite(
     )
     log.info("run %s -> %s", run_id, run_dir)
 
-    from auditkit.training import is_main_process
+    from auditkit.launch import is_main_process
 
     writer = is_main_process()  # under torchrun, rank 0 alone writes results
     rank = os.environ.get("RANK", "0")
@@ -257,7 +257,7 @@ def run_suite(
         else:
             log.info("training: disabled in the suite; auditing the model as loaded")
 
-        from auditkit.training import leave_distributed
+        from auditkit.launch import leave_distributed
 
         processes = leave_distributed()  # the audits, and any fine-tune inside them, run alone
         if not writer:  # under torchrun: this rank's part (the data-parallel fine-tune) is done

@@ -76,10 +76,10 @@ def test_cache_key_separates_data_parallel_fine_tunes(toy_suite, monkeypatch, tm
     assert two != one
     assert two != cache_key("m", bundle, suite.training, seed=0, max_length=32, processes=4)
     # fine_tune reads the launch's world size into the key
-    from auditkit import training
+    from auditkit import launch, training
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert training.world_size() == 2
+    assert launch.world_size() == 2
     spec = suite.training
     assert training.effective_batch_size(spec, 2) == 2 * spec.batch_size
 
