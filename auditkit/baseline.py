@@ -22,10 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditkit import __version__
-from auditkit.api.rundir import RESULTS_FILE, resolve_run_dir
-from auditkit.errors import AuditkitError
-from auditkit.files import write_atomic
-from auditkit.results import (
+from auditkit.api.results import (
     SCHEMA_VERSION,
     Metric,
     ModelInfo,
@@ -34,6 +31,9 @@ from auditkit.results import (
     load_results,
     now_iso,
 )
+from auditkit.api.rundir import RESULTS_FILE, resolve_run_dir
+from auditkit.errors import AuditkitError
+from auditkit.files import write_atomic
 
 BASELINE_FORMAT = "auditkit-baseline"
 BASELINE_VERSION = "1"
@@ -123,7 +123,7 @@ class Snapshot(_Plain):
 
     def lookup(self, path: str) -> tuple[Metric | None, str | None]:
         """The metric at dotted path `audit.metric`, or None and why it is absent."""
-        from auditkit.registry import did_you_mean
+        from auditkit.api.registry import did_you_mean
 
         audit, _, name = path.partition(".")
         if audit not in self.audits:

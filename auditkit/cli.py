@@ -252,7 +252,7 @@ def gate(
 @app.command("ls")
 def list_audits() -> None:
     """List the registered audits."""
-    from auditkit.registry import AUDITS
+    from auditkit.api.registry import AUDITS
 
     for name in AUDITS:
         cls = AUDITS.get(name)
@@ -265,7 +265,7 @@ def schema(
     out: Annotated[Path | None, typer.Option("--out", help="write to a file")] = None,
 ) -> None:
     """Print the JSON Schema of results.json."""
-    from auditkit.results import json_schema
+    from auditkit.api.results import json_schema
 
     text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     if out:
@@ -291,7 +291,7 @@ SUMMARY_METRICS = 4
 def summary_metrics(name: str, audit) -> list:
     """At most four of the audit's declared headline metrics (`Audit.headline`), in the order
     the audit wrote them; an audit that declares none shows its first metrics with a direction."""
-    from auditkit.registry import headline
+    from auditkit.api.registry import headline
 
     leaves = headline(name)
     picked = [

@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from auditkit.results import Table
+from auditkit.api.results import Table
 
 COLUMNS = [
     "subject",

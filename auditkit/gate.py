@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from auditkit import __version__
+from auditkit.api.results import Metric, now_iso
 from auditkit.api.rundir import GATE_FILE, resolve_run_dir
 from auditkit.baseline import (
     Snapshot,
@@ -38,7 +39,6 @@ from auditkit.baseline import (
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
 from auditkit.gate_config import parse_check_override, resolve_spec, spec_from_run
-from auditkit.results import Metric, now_iso
 from auditkit.significance import PairedTest, mcnemar, paired_bootstrap
 from auditkit.suite import GateCheck, GateSpec
 

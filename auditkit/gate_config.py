@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from auditkit.api.registry import AUDITS, did_you_mean
+from auditkit.api.results import RunResults
 from auditkit.errors import AuditkitError
-from auditkit.registry import AUDITS, did_you_mean
-from auditkit.results import RunResults
 from auditkit.suite import GateCheck, GateSpec
 
 

@@ -21,11 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from auditkit import __version__
-from auditkit.api.rundir import new_run_id, point_latest, run_path
-from auditkit.errors import AuditkitError, SuiteError
-from auditkit.progress import Progress
-from auditkit.registry import AUDITS, did_you_mean
-from auditkit.results import (
+from auditkit.api.registry import AUDITS, did_you_mean
+from auditkit.api.results import (
     AuditResult,
     DataSummary,
     ErrorInfo,
@@ -36,6 +33,9 @@ from auditkit.results import (
     now_iso,
     save_results,
 )
+from auditkit.api.rundir import new_run_id, point_latest, run_path
+from auditkit.errors import AuditkitError, SuiteError
+from auditkit.progress import Progress
 from auditkit.suite import Suite
 
 log = logging.getLogger(__name__)
@@ -271,8 +271,12 @@ def run_suite(
         if processes > 1:
             log.info("audits run in this process alone (%d processes trained)", processes)
 
-        from auditkit.audits.base import AuditContext
+        from auditkit.api.audit import AuditContext
+        from auditkit.training import suite_fine_tuner
 
+        fine_tune = suite_fine_tuner(
+            suite, bundle, seed=suite.seed, device=handle.device, progress=progress.enabled
+        )
         for name, cfg in configs.items():
             ctx = AuditContext(
                 model=handle,
@@ -283,6 +287,7 @@ def run_suite(
                 device=str(dev),
                 progress=progress,
                 results=results,
+                fine_tune=fine_tune,
             )
             with stage(f"audit:{name}", audit=name):
                 results.audits[name] = _run_audit(name, cfg, ctx)

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from auditkit.api.registry import AUDITS, did_you_mean
 from auditkit.errors import SuiteError, UnknownNameError
-from auditkit.registry import AUDITS, did_you_mean
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,12 @@ from typing import Any
 import numpy as np
 from transformers.trainer_callback import TrainerCallback  # training.py is imported lazily
 
+from auditkit.api.results import Table, TrainingSummary
 from auditkit.data import DatasetBundle
 from auditkit.errors import AuditkitError
 from auditkit.launch import is_main_process, world_size
-from auditkit.models import ModelHandle, ModelSource, load_handle
-from auditkit.results import Table, TrainingSummary
-from auditkit.suite import TrainingSpec
+from auditkit.models import ModelHandle, ModelSource, load_handle, resolve_model
+from auditkit.suite import Suite, TrainingSpec
 
 log = logging.getLogger(__name__)
 
@@ -487,3 +488,30 @@ def fine_tune_augmented(
         retrain=retrain,
         progress=progress,
     )
+
+
+def suite_fine_tuner(
+    suite: Suite, bundle: DatasetBundle, *, seed: int, device: Any, progress: bool = True
+) -> Callable[..., TrainingOutcome]:
+    """The `fine_tune` callable an AuditContext hands to hardening audits: train + extra rows,
+    from the suite's base model with the suite's recipe (or `spec`), cached like any fine-tune."""
+
+    def run(
+        texts: list[str], labels: list[int], *, spec: TrainingSpec | None = None
+    ) -> TrainingOutcome:
+        source = resolve_model(suite.model.id, suite.model.revision, suite.base_dir)
+        return fine_tune_augmented(
+            source,
+            bundle,
+            texts,
+            labels,
+            spec or suite.training,
+            seed=seed,
+            device=device,
+            max_length=suite.model.max_length,
+            batch_size=suite.model.batch_size,
+            pooling=suite.model.pooling,
+            progress=progress,
+        )
+
+    return run

@@ -14,8 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from auditkit.audits.performance import PerformanceConfig, evaluate_predictions, write_predictions
-from auditkit.results import (
+from auditkit.api.results import (
     AuditResult,
     DataSummary,
     ErrorInfo,
@@ -27,6 +26,7 @@ from auditkit.results import (
     Table,
     save_results,
 )
+from auditkit.audits.performance import PerformanceConfig, evaluate_predictions, write_predictions
 
 LABELS = ["negative", "neutral", "positive"]
 XSS = '<script>alert("xss")</script>'

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from auditkit.results import (
+from auditkit.api.results import (
     AuditResult,
     DataSummary,
     ErrorInfo,

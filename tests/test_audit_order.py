@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from auditkit.audits.base import Audit
+from auditkit.api.audit import Audit
+from auditkit.api.registry import AUDITS
 from auditkit.errors import SuiteError
-from auditkit.registry import AUDITS
 from auditkit.runner import order_audits
 
 ROBUSTNESS_FIRST_LISTED_LAST = """  explanations:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditkit.audits.base import Audit
-from auditkit.registry import AUDITS
-from auditkit.results import load_results
+from auditkit.api.audit import Audit
+from auditkit.api.registry import AUDITS
+from auditkit.api.results import load_results
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from auditkit import comparison
+from auditkit.api.results import load_results, save_results
 from auditkit.comparison import Change
 from auditkit.report import render_report
-from auditkit.results import load_results, save_results
 from tests.report_fixtures import write_run
 
 

@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 
+from auditkit.api.results import load_results
 from auditkit.dashboard.compare import (
     changes_frame,
     compare_runs,
@@ -24,7 +25,6 @@ from auditkit.dashboard.runs import (
     read_run,
 )
 from auditkit.dashboard.scorecard import scorecard
-from auditkit.results import load_results
 from auditkit.significance import mcnemar
 from tests.dashboard_fixtures import XSS, comparable_root, full_root, write_run
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from auditkit.api.results import load_results
 from auditkit.dashboard.runs import ENV_VAR, format_metric
-from auditkit.results import load_results
 from tests.dashboard_fixtures import comparable_root, full_root, write_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")

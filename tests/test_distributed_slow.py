@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditkit.results import load_results
+from auditkit.api.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "finance_sentiment.yaml"

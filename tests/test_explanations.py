@@ -391,9 +391,9 @@ audits:
 
 @pytest.mark.slow
 def test_the_deciding_keyword_gets_the_top_attribution_and_beats_random(trained, tmp_path):
-    from auditkit.audits.base import AuditContext
+    from auditkit.api.audit import AuditContext
+    from auditkit.api.results import AuditResult, RunResults
     from auditkit.audits.explanations import ExplanationsAudit, ExplanationsConfig
-    from auditkit.results import AuditResult, RunResults
 
     suite, bundle, handle = trained
     test_texts = list(bundle.test["text"])

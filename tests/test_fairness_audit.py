@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from auditkit.results import load_results
+from auditkit.api.results import load_results
 from auditkit.runner import run_suite
 from auditkit.suite import load_suite
 from tests.conftest import FILLER, NEGATIVE, POSITIVE, write_csv, write_suite
@@ -164,7 +164,7 @@ def test_counterfactual_augmentation_lowers_flips(tmp_path, tiny_bert):
 
 
 def test_rows_without_a_sensitive_value_are_counted_and_warned_about(tmp_path, tiny_bert):
-    from auditkit.audits.base import AuditContext
+    from auditkit.api.audit import AuditContext
     from auditkit.audits.fairness import FairnessAudit
     from auditkit.data import load_data
     from auditkit.models import load_handle, resolve_model

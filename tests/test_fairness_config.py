@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditkit.audits.base import AuditContext
+from auditkit.api.audit import AuditContext
 from auditkit.audits.fairness import FairnessAudit
 from auditkit.audits.fairness.config import resolve_attributes
 from auditkit.data import load_data

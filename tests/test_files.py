@@ -10,10 +10,10 @@ import stat
 import numpy as np
 import pytest
 
+from auditkit.api.registry import AUDITS
+from auditkit.api.results import AuditResult, Table, load_results
 from auditkit.audits.performance import PerformanceAudit
 from auditkit.files import write_atomic
-from auditkit.registry import AUDITS
-from auditkit.results import AuditResult, Table, load_results
 
 
 @pytest.fixture

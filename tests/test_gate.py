@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from auditkit.api.results import ModelInfo
 from auditkit.audits.performance import PerformanceConfig, evaluate_predictions
 from auditkit.baseline import (
     BASELINE_VERSION,
@@ -21,7 +22,6 @@ from auditkit.baseline import (
 )
 from auditkit.errors import AuditkitError, SuiteError
 from auditkit.gate import _evaluate, _pairing, parse_check_override, resolve_spec
-from auditkit.results import ModelInfo
 from auditkit.suite import GateCheck, GateSpec, load_suite
 from tests.conftest import write_csv, write_suite
 

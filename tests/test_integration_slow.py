@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditkit.results import load_results
+from auditkit.api.results import load_results
 from tests.conftest import FPB_DIR
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from auditkit.results import load_results
+from auditkit.api.results import load_results
 
 pytestmark = pytest.mark.slow
 

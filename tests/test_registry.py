@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from auditkit.audits.base import Audit, AuditConfig
+from auditkit.api.audit import Audit, AuditConfig
+from auditkit.api.registry import AUDITS, Registry
 from auditkit.errors import UnknownNameError
-from auditkit.registry import AUDITS, Registry
 
 
 @pytest.mark.parametrize("name", AUDITS.names())
@@ -36,7 +36,7 @@ def test_registry_rejects_wrong_base_and_duplicates():
 
 def test_importing_auditkit_and_listing_audits_stays_light():
     code = (
-        "import sys, auditkit.cli, auditkit.suite, auditkit.registry as r; "
+        "import sys, auditkit.cli, auditkit.suite, auditkit.api.registry as r; "
         "[r.AUDITS.get(n) for n in r.AUDITS]; "
         "heavy = [m for m in ('torch', 'transformers', 'textattack', 'captum') "
         "if m in sys.modules]; "

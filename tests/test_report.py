@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.api.results import load_results
 from auditkit.report import render_report
-from auditkit.results import load_results
 from tests.report_fixtures import XSS, write_run
 from tests.resources import chromium_binary
 

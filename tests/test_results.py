@@ -7,7 +7,7 @@ import json
 import jsonschema
 import pytest
 
-from auditkit.results import (
+from auditkit.api.results import (
     AuditResult,
     Manifest,
     Metric,

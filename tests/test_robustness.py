@@ -198,10 +198,10 @@ def test_invariance_flip_rate_on_known_inputs(tmp_path):
     """A model that answers 1 only for all-caps text: casing flips exactly the lower-case ones."""
     from types import SimpleNamespace
 
-    from auditkit.audits.base import AuditContext
+    from auditkit.api.audit import AuditContext
+    from auditkit.api.results import AuditResult
     from auditkit.audits.robustness import RobustnessAudit
     from auditkit.progress import Progress
-    from auditkit.results import AuditResult
 
     class CapsModel:
         def predict_proba(self, texts, desc=None):
@@ -238,7 +238,7 @@ def test_adversarial_training_hardens_against_held_out_adversarial_examples(
     adversarial test texts is a paired, larger effect: 0% -> 73% correct (37 texts), and 0%
     when the adversarial rows are left out of the fine-tune.
     """
-    from auditkit.audits.base import AuditContext
+    from auditkit.api.audit import AuditContext
     from auditkit.runner import run_suite
     from auditkit.suite import load_suite
 

@@ -1,1 +1,1 @@
-"""Audits. Each is registered by name in `auditkit.registry.AUDITS` and imported lazily."""
+"""Audits. Each is registered by name in `auditkit.api.registry.AUDITS` and imported lazily."""

@@ -11,9 +11,9 @@ import numpy as np
 from pydantic import Field
 
 from auditkit import metrics as M
-from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.api.audit import Audit, AuditConfig, AuditContext
+from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.files import write_parquet
-from auditkit.results import AuditResult, Metric, Table
 
 
 class PerformanceConfig(AuditConfig):

@@ -1,6 +1,6 @@
 """The dashboard's logic, kept apart from Streamlit so it can be unit-tested.
 
-`runs` finds and loads run directories (only through `auditkit.results.load_results` and the
+`runs` finds and loads run directories (only through `auditkit.api.results.load_results` and the
 artifacts that results.json names), `compare` pairs two runs metric by metric with a
 significance test, and `html` builds the little HTML the app renders itself, escaped.
 The Streamlit pages live in `app/`; `ui` holds the Streamlit helpers they share.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from auditkit.results import RunResults
+from auditkit.api.results import RunResults
 
 PAIRED_METRICS = ("performance.accuracy", "performance.macro_f1", "performance.weighted_f1")
 

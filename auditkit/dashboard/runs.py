@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from auditkit.api.results import RunResults, SchemaMismatchError, load_results
 from auditkit.api.rundir import GATE_FILE, RESULTS_FILE, artifact_file
-from auditkit.results import RunResults, SchemaMismatchError, load_results
 
 ENV_VAR = "AUDITKIT_REPORTS_DIR"
 

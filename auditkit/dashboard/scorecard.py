@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditkit.api.registry import headline
+from auditkit.api.results import RunResults
 from auditkit.dashboard.runs import format_metric
-from auditkit.registry import headline
-from auditkit.results import RunResults
 
 KNOWN_AUDITS = ("performance", "robustness", "fairness", "explanations", "efficiency")
 

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
+from auditkit.api.results import AuditResult, RunResults
 from auditkit.dashboard.runs import (
     ArtifactError,
     RunEntry,
@@ -24,7 +25,6 @@ from auditkit.dashboard.runs import (
     metrics_frame,
     read_run,
 )
-from auditkit.results import AuditResult, RunResults
 
 RUNS_KEY = "ak_runs"
 RUN_KEY = "ak_run"

@@ -12,10 +12,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from auditkit.api.results import RunResults, SchemaMismatchError, load_results
 from auditkit.api.rundir import REPORT_FILE, RESULTS_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
-from auditkit.results import RunResults, SchemaMismatchError, load_results
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from auditkit.api.results import AuditResult, RunResults
 from auditkit.report import plots
 from auditkit.report.plots import Series
 from auditkit.report.views import (
@@ -16,7 +17,6 @@ from auditkit.report.views import (
     read_jsonl,
     table_records,
 )
-from auditkit.results import AuditResult, RunResults
 
 MAX_SENTENCES_PER_METHOD = 8
 KIND_ORDER = ("sample", "misclassified", "adversarial_original", "adversarial_perturbed")

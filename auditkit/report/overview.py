@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditkit.api.results import AuditResult, Metric, RunResults, Table
 from auditkit.api.rundir import GATE_FILE
 from auditkit.report import plots
 from auditkit.report.plots import Series
 from auditkit.report.views import VERDICTS, Block, SectionView, TableView, fmt, fmt_ci, table_view
-from auditkit.results import AuditResult, Metric, RunResults, Table
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from auditkit.api.results import AuditResult, RunResults
 from auditkit.report import plots
 from auditkit.report.plots import Series
 from auditkit.report.views import (
@@ -25,7 +26,6 @@ from auditkit.report.views import (
     read_jsonl,
     table_records,
 )
-from auditkit.results import AuditResult, RunResults
 
 TITLES = {
     "performance": "Performance",

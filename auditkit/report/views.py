@@ -21,9 +21,9 @@ from typing import Any, get_args
 from markupsafe import Markup
 
 from auditkit import comparison
+from auditkit.api.results import AuditResult, ErrorInfo, Metric, Table
 from auditkit.api.rundir import artifact_file
 from auditkit.gate import Verdict
-from auditkit.results import AuditResult, ErrorInfo, Metric, Table
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from auditkit import energy as E
-from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.api.audit import Audit, AuditConfig, AuditContext
+from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.efficiency import roofline as R
 from auditkit.audits.efficiency.timing import PeakRss, TimingResult, fixed_threads, time_calls
 from auditkit.audits.efficiency.variants import VARIANTS, Variant, build_variant, state_size_mb
 from auditkit.errors import AuditkitError
-from auditkit.results import AuditResult, Metric, Table
 
 if TYPE_CHECKING:
     from auditkit.models import ModelHandle

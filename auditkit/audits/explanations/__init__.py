@@ -18,7 +18,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from auditkit import metrics as M
-from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.api.audit import Audit, AuditConfig, AuditContext
+from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.explanations.faithfulness import (
     K_PERCENTS,
     Case,
@@ -39,7 +40,6 @@ from auditkit.audits.explanations.select import (
 )
 from auditkit.audits.explanations.words import words_with_spans
 from auditkit.files import write_jsonl
-from auditkit.results import AuditResult, Metric, Table
 
 __all__ = ["ExplanationsAudit", "ExplanationsConfig"]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from auditkit.audits.base import Audit, AuditContext
+from auditkit.api.audit import Audit, AuditContext
+from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.fairness.config import FairnessConfig, resolve_attributes
 from auditkit.audits.fairness.metrics import FlipReport, GroupReport, flip_report, group_report
 from auditkit.audits.fairness.metrics import headline as _headline
@@ -15,7 +16,6 @@ from auditkit.audits.fairness.probes import ProbeSet, build_probe_set
 from auditkit.audits.fairness.terms import TermSwapper
 from auditkit.errors import SuiteError
 from auditkit.files import write_jsonl
-from auditkit.results import AuditResult, Metric, Table
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from auditkit.audits.base import AuditConfig
+from auditkit.api.audit import AuditConfig
 from auditkit.errors import SuiteError
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from auditkit.api.results import AuditResult, Metric
 from auditkit.audits.fairness.metrics import flip_report, group_report, headline
 from auditkit.audits.fairness.probes import ProbeSet
 from auditkit.audits.fairness.terms import TermSwapper
-from auditkit.results import AuditResult, Metric
 
 
 def augmentation_set(

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from auditkit.api.results import Metric
 from auditkit.audits.fairness.config import ThresholdSpec
 from auditkit.audits.fairness.probes import ProbeSet
-from auditkit.results import Metric
 
 
 class ScoreColumn(ClassifierMixin, BaseEstimator):

@@ -21,11 +21,11 @@ from pydantic import Field, field_validator, model_validator
 
 from auditkit import comparison
 from auditkit import metrics as M
-from auditkit.audits.base import Audit, AuditConfig, AuditContext
+from auditkit.api.audit import Audit, AuditConfig, AuditContext
+from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.robustness.invariance import PERTURBATIONS, InvarianceConfig
 from auditkit.errors import AuditkitError
 from auditkit.files import write_jsonl
-from auditkit.results import AuditResult, Metric, Table
 
 log = logging.getLogger(__name__)
 

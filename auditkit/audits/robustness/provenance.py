@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditkit.api.results import AuditResult, ResourceUse, Table
 from auditkit.errors import AuditkitError
-from auditkit.results import AuditResult, ResourceUse, Table
 
 if TYPE_CHECKING:
     from auditkit.audits.robustness.offline import Setup

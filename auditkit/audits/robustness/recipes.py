@@ -200,7 +200,7 @@ def check_recipes(
     names: list[str], where: str = "audits.robustness.recipes", *, download: bool = False
 ) -> list[Recipe]:
     """Resolve recipe names; unknown or unrunnable ones are one clear error, before any work."""
-    from auditkit.registry import did_you_mean
+    from auditkit.api.registry import did_you_mean
 
     unknown = [n for n in names if n not in RECIPES]
     if unknown:

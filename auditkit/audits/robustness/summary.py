@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditkit import metrics as M
+from auditkit.api.results import Metric
 from auditkit.audits.robustness.runner import AttackOutcome
-from auditkit.results import Metric
 
 ATTACK_COLUMNS = [
     "recipe",

@@ -1,16 +1,20 @@
-"""The audit contract: a registered class with a pydantic config and `run(ctx) -> AuditResult`."""
+"""The audit contract: a registered class with a pydantic config and `run(ctx) -> AuditResult`.
+
+This module imports no implementation (training and models appear only as type names): an
+audit, inside auditkit or in a package of its own, needs nothing else to be written."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from auditkit.api.results import AuditResult, RunResults
 from auditkit.progress import Progress
-from auditkit.results import AuditResult, RunResults
 
 if TYPE_CHECKING:
     from auditkit.data import DatasetBundle
@@ -37,6 +41,8 @@ class AuditContext:
     device: str
     progress: Progress = field(default_factory=Progress)
     results: RunResults | None = None  # earlier audits' results, read-only
+    # fine_tune(texts, labels, spec=None) -> TrainingOutcome; None where no audit may train
+    fine_tune: Callable[..., TrainingOutcome] | None = None
 
     def artifact_path(self, file_name: str) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,26 +53,17 @@ class AuditContext:
     ) -> TrainingOutcome:
         """Fine-tune the suite's base model on train + these rows (for hardening audits).
 
-        Same base weights, recipe and seed as the run's own fine-tune, so a before/after
-        comparison differs only in the extra data; the result is cached like any fine-tune.
+        The runner hands in `fine_tune` (see `training.suite_fine_tuner`): same base weights,
+        recipe and seed as the run's own fine-tune, so a before/after comparison differs only in
+        the extra data, and the result is cached like any fine-tune. The contract holds only the
+        callable, so this module imports no training code.
         """
-        from auditkit.models import resolve_model
-        from auditkit.training import fine_tune_augmented
-
-        source = resolve_model(self.suite.model.id, self.suite.model.revision, self.suite.base_dir)
-        return fine_tune_augmented(
-            source,
-            self.data,
-            texts,
-            labels,
-            spec or self.suite.training,
-            seed=self.seed,
-            device=self.model.device,
-            max_length=self.suite.model.max_length,
-            batch_size=self.suite.model.batch_size,
-            pooling=self.suite.model.pooling,
-            progress=self.progress.enabled,
-        )
+        if self.fine_tune is None:
+            raise RuntimeError(
+                "this AuditContext was built without a fine_tune callable; pass "
+                "fine_tune=auditkit.training.suite_fine_tuner(suite, data, seed=..., device=...)"
+            )
+        return self.fine_tune(texts, labels, spec=spec)
 
 
 class Audit(ABC):

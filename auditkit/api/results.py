@@ -267,4 +267,4 @@ def json_schema() -> dict[str, Any]:
 
 
 def schema_path() -> Path:
-    return Path(__file__).parent / "schema" / "results.schema.json"
+    return Path(__file__).parents[1] / "schema" / "results.schema.json"

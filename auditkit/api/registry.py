@@ -79,7 +79,7 @@ def _import(path: str):
     return getattr(importlib.import_module(module), attr)
 
 
-AUDITS: Registry = Registry("audit", base="auditkit.audits.base:Audit")
+AUDITS: Registry = Registry("audit", base="auditkit.api.audit:Audit")
 AUDITS.register("performance", "auditkit.audits.performance:PerformanceAudit")
 AUDITS.register("robustness", "auditkit.audits.robustness:RobustnessAudit")
 AUDITS.register("efficiency", "auditkit.audits.efficiency:EfficiencyAudit")
