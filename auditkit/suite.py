@@ -12,8 +12,6 @@ import hashlib
 import json
 import os
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +28,13 @@ from pydantic import (
 
 from auditkit.api.registry import AUDITS, did_you_mean
 from auditkit.errors import SuiteError, UnknownNameError
+from auditkit.suite_errors import (
+    format_errors,
+    line_map,
+    line_suffix,
+    loc_str,
+    value_kind,
+)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -266,10 +271,12 @@ def load_suite(path: str | os.PathLike[str]) -> Suite:
             hint="pass the path of a suite YAML, e.g. suites/finance_sentiment.yaml",
         )
     text = path.read_text(encoding="utf-8")
-    lines = _line_map(path, text)
+    lines = line_map(path, text)
     raw = yaml.safe_load(text)
     if not isinstance(raw, dict):
-        raise SuiteError(f"{path}: expected a mapping of keys at the top level, got {_kind(raw)}")
+        raise SuiteError(
+            f"{path}: expected a mapping of keys at the top level, got {value_kind(raw)}"
+        )
     try:
         suite = Suite.model_validate(raw)
     except ValidationError as exc:
@@ -292,7 +299,7 @@ def _validate_gate(suite: Suite, path: Path | None, lines: dict | None = None) -
             continue
         loc = ("gate", "checks", key)
         raise SuiteError(
-            f"{where}{_loc_str(loc)}{_line_suffix(lines or {}, loc)}: audit {audit!r} is not "
+            f"{where}{loc_str(loc)}{line_suffix(lines or {}, loc)}: audit {audit!r} is not "
             f"in this suite's `audits:`.{did_you_mean(audit, list(suite.audits))}",
             hint=f"the suite runs: {', '.join(suite.audits)}; add the audit or drop the check",
         )
@@ -309,7 +316,7 @@ def _validate_audits(suite: Suite, path: Path | None, lines: dict | None = None)
             cls = AUDITS.get(name)
         except UnknownNameError as exc:
             raise SuiteError(
-                f"{where}{_loc_str(loc)}{_line_suffix(lines or {}, loc)}: {exc.message}",
+                f"{where}{loc_str(loc)}{line_suffix(lines or {}, loc)}: {exc.message}",
                 hint=exc.hint,
             ) from None
         try:
@@ -347,7 +354,7 @@ def _check_paths(suite: Suite, path: Path, lines: dict) -> None:
                 else f"no such file: {resolved}"
             )
             raise SuiteError(
-                f"{path}: {_loc_str((*loc, key))}{_line_suffix(lines, (*loc, key))}: "
+                f"{path}: {loc_str((*loc, key))}{line_suffix(lines, (*loc, key))}: "
                 f"{value!r}: {why}",
                 hint="relative paths are resolved against the suite's folder; "
                 "set the variable or add a `fallback:` data source",
@@ -355,118 +362,9 @@ def _check_paths(suite: Suite, path: Path, lines: dict) -> None:
         spec, loc = spec.fallback, (*loc, "fallback")
 
 
-# --------------------------------------------------------------------------- YAML helpers
-
-
-def _line_map(path: Path, text: str) -> dict[tuple, int]:
-    """Key path -> 1-based line, and a loud error on duplicate keys (PyYAML keeps the last)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SuiteError(f"{path}{where}: not valid YAML: {problem}") from None
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, loc: tuple) -> None:
-        lines.setdefault(loc, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                key = key_node.value
-                if key in seen:
-                    raise SuiteError(
-                        f"{path}: {_loc_str((*loc, key))}: duplicate key {key!r} "
-                        f"(lines {seen[key]} and {key_node.start_mark.line + 1})",
-                        hint="YAML would silently keep only the last one; remove one of them",
-                    )
-                seen[key] = key_node.start_mark.line + 1
-                lines[(*loc, key)] = seen[key]  # errors point at the key, not its value
-                walk(value_node, (*loc, key))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*loc, i))
-
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-def _loc_str(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top level>"
-
-
-def _line_suffix(lines: dict, loc: tuple) -> str:
-    for end in range(len(loc), 0, -1):
-        if loc[:end] in lines:
-            return f" (line {lines[loc[:end]]})"
-    return ""
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
-
-
 def _format_errors(
     path: Path | None, exc: ValidationError, lines: dict, root: type[BaseModel], prefix: tuple
 ) -> str:
-    where = f"{path}: " if path else ""
-    msgs = []
-    for err in exc.errors():
-        loc = prefix + tuple(p for p in err["loc"] if not _is_union_tag(p))
-        inner = tuple(p for p in err["loc"] if not _is_union_tag(p))
-        head = f"{where}{_loc_str(loc)}{_line_suffix(lines, loc)}"
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(root, inner[:-1])
-            key = str(inner[-1])
-            hint = did_you_mean(key, allowed)
-            expected = f" Expected one of: {', '.join(allowed)}." if allowed else ""
-            msgs.append(f"{head}: unknown key {key!r}.{hint}{expected}")
-        elif err["type"] == "missing":
-            msgs.append(f"{head}: required key is missing")
-        else:
-            value = err.get("input")
-            shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
-            msgs.append(f"{head}: {err['msg']} (got {shown})")
-    return "invalid suite:\n  " + "\n  ".join(msgs)
-
-
-def _is_union_tag(part: Any) -> bool:
-    # pydantic adds e.g. 'DataSpec' or 'dict[str,any]' to the loc of union members.
-    names = {cls.__name__ for cls in StrictModel.__subclasses__()}
-    return isinstance(part, str) and ("[" in part or part in names)
-
-
-def _allowed_keys(root: type[BaseModel], loc: tuple) -> list[str]:
-    cls: Any = root
-    parts = list(loc)
-    while parts:
-        part = parts.pop(0)
-        if isinstance(part, int):
-            continue
-        field = getattr(cls, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        if typing.get_origin(annotation) is dict and parts:  # e.g. gate.checks.<metric>
-            annotation = typing.get_args(annotation)[1]
-            parts.pop(0)
-        cls = _model_in(annotation)
-        if cls is None:
-            return []
-    return sorted(getattr(cls, "model_fields", {}))
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
+    # pydantic puts a union member's model name in the key path ('DataSpec' under fallback).
+    union_tags = {cls.__name__ for cls in StrictModel.__subclasses__()}
+    return format_errors(path, exc, lines, root, prefix, union_tags)

@@ -32,22 +32,15 @@ def main() -> None:
     from auditkit.audits.efficiency.timing import sample_batches
     from auditkit.audits.efficiency.variants import build_variant
     from auditkit.data import load_data
-    from auditkit.models import load_handle, resolve_model
+    from auditkit.models import load_model, resolve_model_spec
     from auditkit.suite import load_suite
     from auditkit.training import fine_tune
 
     suite = load_suite(args.suite)
     bundle = load_data(suite)
-    source = resolve_model(suite.model.id, suite.model.revision, suite.base_dir)
+    source = resolve_model_spec(suite.model, suite.base_dir)
     torch.manual_seed(suite.seed)
-    handle = load_handle(
-        source,
-        bundle.label_names,
-        device="cpu",
-        max_length=suite.model.max_length,
-        batch_size=suite.model.batch_size,
-        pooling=suite.model.pooling,
-    )
+    handle = load_model(suite.model, bundle.label_names, "cpu", source=source)
     if suite.training.enabled:
         handle = fine_tune(handle, bundle, suite.training, seed=suite.seed).handle
     texts = list(bundle.test["text"])

@@ -29,7 +29,7 @@ def main() -> None:
 
     os.environ.setdefault("AUDITKIT_NO_PROGRESS", "1")
     from auditkit.data import load_data
-    from auditkit.models import load_handle, resolve_model
+    from auditkit.models import load_model, resolve_model
     from auditkit.suite import load_suite
     from auditkit.training import fine_tune
 
@@ -56,7 +56,7 @@ training: {{epochs: 1, batch_size: {args.batch_size}, learning_rate: 1.0e-4}}
     padded: dict[bool, int] = {}
     for rep in range(args.repeats):
         for grouped in (True, False):
-            handle = load_handle(source, bundle.label_names, device="cpu", max_length=128)
+            handle = load_model(suite.model, bundle.label_names, "cpu", source=source)
             spec = suite.training.model_copy(update={"group_by_length": grouped})
             start = time.perf_counter()
             out = fine_tune(

@@ -11,7 +11,7 @@ import torch
 
 from auditkit.errors import AuditkitError
 from auditkit.models import ModelSource, load_handle, packaged_minilm_dir
-from auditkit.pooling import MaskedMeanPooler, checkpoint_pooling
+from auditkit.models.pooling import MaskedMeanPooler, checkpoint_pooling
 from tests.conftest import toy_rows
 
 
@@ -102,7 +102,7 @@ def test_hub_pooling_that_cannot_be_fetched_warns_before_falling_back_to_cls(tin
     so cls is a guess for what may be a mean-pooled sentence-transformers checkpoint."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from auditkit.models import _choose_pooling
+    from auditkit.models.loading import _choose_pooling
 
     config = AutoConfig.from_pretrained(tiny_bert)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
@@ -125,7 +125,7 @@ def test_a_hub_model_without_a_pooling_file_is_cls_without_a_warning(
     from huggingface_hub.errors import EntryNotFoundError
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    from auditkit.models import _choose_pooling
+    from auditkit.models.loading import _choose_pooling
 
     def absent(repo_id, filename, **kwargs):
         raise EntryNotFoundError(f"404: {filename} not in {repo_id}")
