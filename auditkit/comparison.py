@@ -124,7 +124,7 @@ def paired_accuracy(
     confidence: float = 0.95,
 ) -> tuple[float | None, float | None]:
     """Paired bootstrap interval of the accuracy change on the same examples."""
-    from auditkit.significance import paired_bootstrap
+    from auditkit.gate.significance import paired_bootstrap
 
     a = np.asarray(correct_before, dtype=float)
     b = np.asarray(correct_after, dtype=float)

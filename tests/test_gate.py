@@ -13,15 +13,17 @@ import pytest
 
 from auditkit.api.results import ModelInfo
 from auditkit.audits.performance import PerformanceConfig, evaluate_predictions
-from auditkit.baseline import (
+from auditkit.errors import AuditkitError, SuiteError
+from auditkit.gate.baseline import (
     BASELINE_VERSION,
     AuditSnapshot,
     Examples,
     Snapshot,
     load_baseline,
 )
-from auditkit.errors import AuditkitError, SuiteError
-from auditkit.gate import _evaluate, _pairing, parse_check_override, resolve_spec
+from auditkit.gate.checks import evaluate_check
+from auditkit.gate.pairing import pair_snapshots
+from auditkit.gate.spec import parse_check_override, resolve_spec
 from auditkit.suite import GateCheck, GateSpec, load_suite
 from tests.conftest import write_csv, write_suite
 
@@ -98,7 +100,8 @@ def runs():
 def gate_one(base, cur, metric="performance.accuracy", **check):
     spec = GateSpec(checks={metric: GateCheck(**check)})
     warnings: list[str] = []
-    return _evaluate(metric, spec.checks[metric], base, cur, _pairing(base, cur), spec, warnings)
+    pairing = pair_snapshots(base, cur)
+    return evaluate_check(metric, spec.checks[metric], base, cur, pairing, spec, warnings)
 
 
 def test_paired_mcnemar_catches_a_real_drop(runs):
@@ -148,7 +151,7 @@ def test_different_test_sets_fall_back_to_ci_comparison(runs):
     paired = gate_one(runs["base"], runs["worse"], max_drop=0.02)
     # pairing is the sharper test: a smaller p for the same change
     assert paired.p_value < res.p_value
-    assert not _pairing(runs["base"], runs["worse_other_test"]).ok
+    assert not pair_snapshots(runs["base"], runs["worse_other_test"]).ok
 
 
 def test_small_drop_over_the_bound_is_inconclusive(runs):
@@ -161,9 +164,8 @@ def test_small_drop_over_the_bound_is_inconclusive(runs):
         fail_on_inconclusive=True, checks={"performance.accuracy": {"max_drop": 0.01}}
     )
     check = strict.checks["performance.accuracy"]
-    res = _evaluate(
-        "performance.accuracy", check, runs["base"], cur, _pairing(runs["base"], cur), strict, []
-    )
+    pairing = pair_snapshots(runs["base"], cur)
+    res = evaluate_check("performance.accuracy", check, runs["base"], cur, pairing, strict, [])
     assert res.verdict == "inconclusive" and res.fails
 
 
@@ -199,8 +201,9 @@ def test_missing_metric_follows_the_policy(runs):
     assert res.verdict == "missing" and res.fails and "Did you mean: 'accuracy'" in res.reason
     spec = GateSpec(on_missing="warn", checks={"robustness.x.flip_rate": {"max": 0.1}})
     check = spec.checks["robustness.x.flip_rate"]
-    res = _evaluate("robustness.x.flip_rate", check, runs["base"], runs["worse"], _pairing(
-        runs["base"], runs["worse"]), spec, [])  # fmt: skip
+    pairing = pair_snapshots(runs["base"], runs["worse"])
+    metric = "robustness.x.flip_rate"
+    res = evaluate_check(metric, check, runs["base"], runs["worse"], pairing, spec, [])
     assert res.verdict == "missing" and not res.fails and "not in run" in res.reason
 
 

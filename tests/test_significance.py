@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from auditkit.significance import mcnemar, paired_bootstrap
+from auditkit.gate.significance import mcnemar, paired_bootstrap
 
 
 def test_mcnemar_matches_the_binomial_by_hand():

@@ -1,4 +1,8 @@
-"""Compare: two runs, every shared metric with its delta and significance; prediction changes."""
+"""Compare: two runs, every shared metric with its delta and significance; prediction changes.
+
+The pairing, the tests and the verdicts are auditkit.gate.pairing's (through
+auditkit.dashboard.compare): what `auditkit gate` would say about the same two runs.
+"""
 
 from __future__ import annotations
 
@@ -47,12 +51,13 @@ pairing, frame, pc = ui.compare_cached(base_entry, cur_entry, alpha)
 if pairing.paired:
     st.success(
         f"Paired comparison: {pairing.reason}. Accuracy uses the exact McNemar test on "
-        "per-example correctness; macro/weighted F1 a paired bootstrap."
+        "per-example correctness; macro/weighted F1, ECE, Brier and NLL a paired bootstrap "
+        "(the tests `auditkit gate` runs)."
     )
 else:
     st.info(
-        f"Not paired: {pairing.reason}. Changes are judged by whether the two runs' confidence "
-        "intervals overlap (overlap → not significant)."
+        f"Not paired: {pairing.reason}. Changes are judged as `auditkit gate` judges them: "
+        "a normal approximation from the two runs' confidence intervals."
     )
 
 if frame.empty:
@@ -75,7 +80,10 @@ def colour(row):
 
 
 st.subheader("Shared metrics")
-st.caption(f"delta = current − baseline; significant at p < {alpha} (paired) or disjoint CIs.")
+st.caption(
+    f"delta = current − baseline; significant at p < {alpha} (paired test or CI comparison, "
+    "as in `auditkit gate`); a metric with no CI on either side is not tested."
+)
 st.dataframe(
     shown.style.apply(colour, axis=1).format(precision=4, na_rep="—"),
     hide_index=True,

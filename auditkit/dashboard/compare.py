@@ -1,22 +1,26 @@
 """Compare two runs: every shared metric with its delta and whether the change is significant.
 
-When both runs scored the same test set (same test-split fingerprint, and both wrote
-`predictions.parquet` over the same rows and gold labels) the tests are paired: exact McNemar on
-per-example correctness for accuracy, a paired bootstrap for the F1 scores
-(auditkit.significance, the same tests the gate uses). Anything else falls back to the two
-confidence intervals: overlapping intervals are reported as "not significant", which is the
-conservative reading. A metric without CIs is "not tested", never silently "no change".
+Whether the runs pair example by example, which test judges a metric, its p-value and the
+verdict all come from auditkit.gate.pairing, the code `auditkit gate` runs, so this page and
+CI cannot disagree about the same two runs. When both runs scored the same test set (same
+test-split fingerprint and labels, and `predictions.parquet` with class probabilities over the
+same gold labels) the tests are paired: exact McNemar on per-example correctness for accuracy,
+a paired bootstrap for the F1 scores, ECE, Brier and NLL. Anything else falls back, as the gate
+does, to the two confidence intervals (a normal approximation from their half-widths). A metric
+without a CI on either side is "not tested", never silently "no change".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from pydantic import ValidationError
 
 from auditkit.api.results import RunResults
-
-PAIRED_METRICS = ("performance.accuracy", "performance.macro_f1", "performance.weighted_f1")
+from auditkit.errors import AuditkitError
+from auditkit.gate import pairing as shared
+from auditkit.gate.baseline import Examples, examples_from_frame, snapshot_from_results
 
 
 @dataclass
@@ -34,13 +38,7 @@ class MetricChange:
 
     @property
     def verdict(self) -> str:
-        if self.significant is None:
-            return "not tested"
-        if not self.significant:
-            return "not significant"
-        if self.higher_is_better is None or not self.delta:
-            return "changed"
-        return "better" if (self.delta > 0) == self.higher_is_better else "worse"
+        return shared.change_verdict(self.significant, self.delta, self.higher_is_better)
 
 
 @dataclass
@@ -48,75 +46,63 @@ class Pairing:
     paired: bool
     reason: str
     frame: object | None = None  # merged predictions (pandas) when paired
+    examples: tuple[Examples | None, Examples | None] = (None, None)
+    decision: shared.Pairing | None = field(default=None, repr=False)  # the gate's pairing
+
+
+def _examples(name: str, results: RunResults, frame) -> tuple[Examples | None, str | None]:
+    """A run's per-example outcomes from its predictions frame, or why there are none."""
+    if frame is None:
+        return None, None
+    labels = results.data.label_names if results.data else []
+    try:
+        return examples_from_frame(frame, labels, where=f"the {name} predictions"), None
+    except AuditkitError as exc:
+        return None, exc.message
+    except ValidationError as exc:
+        return None, f"the {name} predictions: {exc.errors()[0]['msg']}"
+
+
+def _reason(decision: shared.Pairing, problems: dict[str, str | None], examples) -> str:
+    """Why the runs are not paired, in the page's words (the gate's decision, not its text)."""
+    if decision.problem == "no_fingerprint":
+        return "a run has no test-split fingerprint"
+    if decision.problem == "test_set":
+        return "the runs were scored on different test sets (fingerprints differ)"
+    if decision.problem == "no_examples":
+        which = "baseline" if decision.which == "baseline" else "current"
+        return problems[which] or (
+            f"the {which} run has no predictions (no predictions.parquet with class "
+            "probabilities: performance audit not run)"
+        )
+    if decision.problem == "gold" and examples[0].n != examples[1].n:
+        return "the predictions cover different test rows"
+    if decision.problem == "gold":
+        return "the gold labels differ between the runs' predictions"
+    return decision.why
 
 
 def pair_predictions(a: RunResults, b: RunResults, preds_a, preds_b) -> Pairing:
     """Whether the two runs' per-example predictions can be paired, and the merged rows if so."""
-    fa = a.manifest.split_fingerprints.get("test")
-    fb = b.manifest.split_fingerprints.get("test")
-    if not fa or not fb:
-        return Pairing(False, "a run has no test-split fingerprint")
-    if fa != fb:
-        return Pairing(False, "the runs were scored on different test sets (fingerprints differ)")
-    if preds_a is None or preds_b is None:
-        return Pairing(False, "a run has no predictions.parquet (performance audit not run)")
-    need = {"idx", "label", "pred", "correct"}
-    for name, frame in (("baseline", preds_a), ("current", preds_b)):
-        if not need <= set(frame.columns):
-            return Pairing(False, f"the {name} predictions lack columns {sorted(need)}")
-    if len(preds_a) != len(preds_b) or set(preds_a["idx"]) != set(preds_b["idx"]):
-        return Pairing(False, "the predictions cover different test rows")
-    merged = preds_a.merge(preds_b, on="idx", suffixes=("_a", "_b")).sort_values("idx")
-    if not np.array_equal(merged["label_a"].to_numpy(), merged["label_b"].to_numpy()):
-        return Pairing(False, "the gold labels differ between the runs' predictions")
-    return Pairing(True, f"paired on {len(merged)} test examples (same test fingerprint)", merged)
-
-
-def _ci_overlap(path: str, ma, mb) -> MetricChange:
-    delta = None if ma.value is None or mb.value is None else mb.value - ma.value
-    change = MetricChange(path, ma.value, mb.value, delta, _direction(ma, mb), "CI overlap")
-    have = [ma.ci_low, ma.ci_high, mb.ci_low, mb.ci_high]
-    if delta is None:
-        change.method = "undefined value"
-    elif any(v is None for v in have):
-        change.method = "no CI"
-    else:
-        change.significant = bool(ma.ci_high < mb.ci_low or mb.ci_high < ma.ci_low)
-    return change
-
-
-def _direction(ma, mb) -> bool | None:
-    return ma.higher_is_better if ma.higher_is_better is not None else mb.higher_is_better
-
-
-def _paired(path: str, ma, mb, merged, k: int, alpha: float, seed: int, n_resamples: int):
-    from auditkit import metrics as M
-    from auditkit.significance import mcnemar, paired_bootstrap
-
-    if path == "performance.accuracy":
-        test = mcnemar(merged["correct_a"].to_numpy(), merged["correct_b"].to_numpy())
-    else:
-        key = path.split(".", 1)[1]
-        y = merged["label_a"].to_numpy(dtype=np.int64)
-        preds = (merged["pred_a"].to_numpy(np.int64), merged["pred_b"].to_numpy(np.int64))
-
-        def statistic(idx, which):
-            return M.f1_from_confusion(M.confusion_counts(y, preds[which], k, idx))[key]
-
-        test = paired_bootstrap(statistic, len(y), n_resamples=n_resamples, seed=seed)
-    delta = None if ma.value is None or mb.value is None else mb.value - ma.value
-    return MetricChange(
-        path,
-        ma.value,
-        mb.value,
-        delta,
-        _direction(ma, mb),
-        test.method,
-        test.p_value,
-        test.p_value < alpha,
-        test.ci_low,
-        test.ci_high,
-    )
+    ex_a, problem_a = _examples("baseline", a, preds_a)
+    ex_b, problem_b = _examples("current", b, preds_b)
+    examples = (ex_a, ex_b)
+    decision = shared.pair_snapshots(snapshot_from_results(a, ex_a), snapshot_from_results(b, ex_b))
+    if not decision.ok:
+        problems = {"baseline": problem_a, "current": problem_b}
+        return Pairing(False, _reason(decision, problems, examples), None, examples, decision)
+    merged = preds_a.merge(preds_b, on="idx", suffixes=("_a", "_b"))
+    merged = merged.sort_values("idx").reset_index(drop=True)
+    y = ex_a.labels()
+    names = np.asarray(a.data.label_names, dtype=object)
+    for side, ex in (("a", ex_a), ("b", ex_b)):  # as the gate sees them: argmax of the probs
+        pred = ex.probs().argmax(axis=1)
+        merged[f"label_{side}"] = y
+        merged[f"pred_{side}"] = pred
+        merged[f"correct_{side}"] = pred == y
+        merged[f"pred_name_{side}"] = names[pred]
+    reason = f"paired on {len(merged)} test examples (same test fingerprint)"
+    return Pairing(True, reason, merged, examples, decision)
 
 
 def compare_runs(
@@ -128,9 +114,15 @@ def compare_runs(
     seed: int = 0,
     n_resamples: int = 2000,
 ) -> list[MetricChange]:
-    """One MetricChange per metric both runs have (audits in both, by dotted path)."""
+    """One MetricChange per metric both runs have (audits in both, by dotted path).
+
+    `seed` and `n_resamples` are the paired bootstrap's, the gate's defaults (GateSpec.seed,
+    GateSpec.bootstrap), so the p-values are the ones `auditkit gate` reports.
+    """
+    base = snapshot_from_results(baseline, pairing.examples[0])
+    cur = snapshot_from_results(current, pairing.examples[1])
+    decision = pairing.decision or shared.pair_snapshots(base, cur)
     changes = []
-    labels = baseline.data.label_names if baseline.data else None
     for audit in baseline.audits:
         if audit not in current.audits:
             continue
@@ -138,15 +130,28 @@ def compare_runs(
         for name in ma_all:
             if name not in mb_all:
                 continue
-            path = f"{audit}.{name}"
-            ma, mb = ma_all[name], mb_all[name]
-            if pairing.paired and path in PAIRED_METRICS and ma.value is not None:
-                merged = pairing.frame
-                k = len(labels) if labels else int(max(merged["label_a"].max(), 0)) + 1
-                k = max(k, int(merged[["pred_a", "pred_b"]].to_numpy().max()) + 1)
-                changes.append(_paired(path, ma, mb, merged, k, alpha, seed, n_resamples))
-            else:
-                changes.append(_ci_overlap(path, ma, mb))
+            path, ma, mb = f"{audit}.{name}", ma_all[name], mb_all[name]
+            if ma.value is None or mb.value is None:
+                hib = shared.direction(ma, mb)
+                changes.append(MetricChange(path, ma.value, mb.value, None, hib, "undefined value"))
+                continue
+            cmp = shared.compare_metric(
+                path, ma, mb, base, cur, decision, alpha=alpha, n_resamples=n_resamples, seed=seed
+            )
+            changes.append(
+                MetricChange(
+                    path,
+                    cmp.baseline,
+                    cmp.current,
+                    cmp.delta,
+                    cmp.higher_is_better,
+                    cmp.method_detail,
+                    cmp.p_value,
+                    cmp.significant,
+                    cmp.ci_low,
+                    cmp.ci_high,
+                )
+            )
     return changes
 
 

@@ -166,6 +166,17 @@ def snapshot_from_run(path: str | os.PathLike[str]) -> Snapshot:
             f"{run_dir}: the run stopped before its data was loaded; nothing to compare",
             hint=f"see `error` in {run_dir / RESULTS_FILE}",
         )
+    return snapshot_from_results(results, _examples(results, run_dir), source=str(run_dir))
+
+
+def snapshot_from_results(
+    results: RunResults, examples: Examples | None, *, source: str | None = None
+) -> Snapshot:
+    """A Snapshot of results already loaded, with the per-example outcomes read from them.
+
+    The dashboard builds its snapshots here from the runs it has in memory; a run that stopped
+    before its data was loaded gets no labels (and so is never paired).
+    """
     audits = {}
     for name, audit in results.audits.items():
         audits[name] = AuditSnapshot(
@@ -184,15 +195,15 @@ def snapshot_from_run(path: str | os.PathLike[str]) -> Snapshot:
         run_status=results.status,
         suite_name=results.suite_name,
         suite_hash=results.suite_hash,
-        source=str(run_dir),
+        source=source,
         seed=m.seed,
         git_commit=m.git_commit,
         model=m.model,
         dataset_fingerprint=m.dataset_fingerprint,
         split_fingerprints=m.split_fingerprints,
-        label_names=results.data.label_names,
+        label_names=results.data.label_names if results.data else [],
         audits=audits,
-        examples=_examples(results, run_dir),
+        examples=examples,
     )
 
 
@@ -208,17 +219,26 @@ def _examples(results: RunResults, run_dir: Path) -> Examples | None:
         )
     import pandas as pd
 
-    frame = pd.read_parquet(file).sort_values("idx")
     names = results.data.label_names if results.data else []
-    columns = [f"p_{name}" for name in names]
+    return examples_from_frame(pd.read_parquet(file), names, where=str(file))
+
+
+def examples_from_frame(frame, label_names: list[str], *, where: str) -> Examples:
+    """Per-example outcomes from a `predictions.parquet` frame (idx, label, p_<label> columns).
+
+    `where` names the file in the errors (an AuditkitError when a column is missing or `idx` is
+    not 0..n-1).
+    """
+    frame = frame.sort_values("idx") if "idx" in frame.columns else frame
+    columns = [f"p_{name}" for name in label_names]
     missing = [c for c in ("idx", "label", *columns) if c not in frame.columns]
     if missing:
         raise AuditkitError(
-            f"{file}: columns {missing} missing (see docs/audit-outputs.md, performance)",
+            f"{where}: columns {missing} missing (see docs/audit-outputs.md, performance)",
             hint="the run was written by an incompatible auditkit; re-run the suite",
         )
     if not np.array_equal(frame["idx"].to_numpy(), np.arange(len(frame))):
-        raise AuditkitError(f"{file}: `idx` is not 0..n-1; cannot pair examples")
+        raise AuditkitError(f"{where}: `idx` is not 0..n-1; cannot pair examples")
     return Examples.from_arrays(frame["label"].to_numpy(), frame[columns].to_numpy())
 
 

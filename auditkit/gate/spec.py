@@ -1,7 +1,7 @@
 """Gate settings: the suite's `gate:` section with the command line's overrides applied.
 
-Kept apart from auditkit.gate (the comparisons) so that parsing `--check` and validating the
-result stay small and testable on their own.
+Kept apart from the checks (auditkit.gate.checks) and the comparisons (auditkit.gate.pairing)
+so that parsing `--check` and validating the result stay small and testable on their own.
 """
 
 from __future__ import annotations

@@ -1,17 +1,94 @@
-"""The gate's report in the forms CI systems read: a text table, Markdown and JUnit XML.
+"""gate.json and the forms CI systems read: a text table, Markdown and JUnit XML.
 
-gate.json (auditkit.gate.write_json) is the source of truth; these are views of it. JUnit makes
-each check a test case, so a CI system lists a regressed metric as a failed test.
+gate.json (`GateReport`, written by `write_json`, read back by `load_gate`) is the source of
+truth; the rest are views of it. JUnit makes each check a test case, so a CI system lists a
+regressed metric as a failed test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from auditkit.files import write_atomic
-from auditkit.gate import CheckResult, GateReport
+from auditkit.gate.pairing import Method
+
+GATE_VERSION = "1"
+Verdict = Literal["pass", "regressed", "improved", "inconclusive", "missing"]
+
+
+class _Plain(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckResult(_Plain):
+    metric: str
+    baseline: float | None
+    current: float | None
+    delta: float | None  # current - baseline
+    relative_delta: float | None
+    p_value: float | None
+    ci_low: float | None  # CI of the delta
+    ci_high: float | None
+    method: Method | None
+    method_detail: str | None
+    threshold: str  # the bounds in words, e.g. "min 0.8, max drop 0.02"
+    thresholds: dict[str, float]
+    higher_is_better: bool | None
+    verdict: Verdict
+    fails: bool  # whether this check fails the gate
+    reason: str
+
+
+class BaselineRef(_Plain):
+    file: str
+    run_id: str
+    created_at: str
+    model_id: str | None
+    model_fingerprint: str | None
+    git_commit: str | None
+
+
+class GateReport(_Plain):
+    gate_version: str = GATE_VERSION
+    passed: bool
+    run_id: str
+    run_dir: str
+    suite_name: str
+    baseline: BaselineRef
+    paired: bool  # per-example data of both runs on the same test set
+    n_paired: int | None  # test examples the paired tests ran on
+    test_fingerprint_match: bool
+    alpha: float
+    fail_on_inconclusive: bool
+    on_missing: Literal["fail", "warn"]
+    counts: dict[str, int]
+    checks: list[CheckResult]
+    warnings: list[str]
+    created_at: str
+    auditkit_version: str
+
+
+def write_json(report: GateReport, path: str | os.PathLike[str]) -> Path:
+    """gate.json (atomically), the file the HTML report and the dashboard read."""
+    return write_atomic(Path(path), report.model_dump_json(indent=2))
+
+
+def load_gate(path: str | os.PathLike[str]) -> GateReport:
+    return GateReport.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def exit_code(report: GateReport) -> int:
+    """0 passed, 1 failed (a regression, or what the policy counts as one)."""
+    return 0 if report.passed else 1
+
+
+# --------------------------------------------------------------------------- views
 
 MARK = {
     "pass": "✅ pass",
