@@ -7,17 +7,31 @@ SVG, so the page references nothing outside itself. Jinja2 autoescape is on for 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from auditkit.api.registry import audit_order, outputs
 from auditkit.api.results import RunResults, SchemaMismatchError, load_results
 from auditkit.api.rundir import REPORT_FILE, RESULTS_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from auditkit.api.results import AuditResult
+    from auditkit.report.views import SectionView
+
+    SectionBuilder = Callable[[SectionView, AuditResult, RunResults, Path], None]
+
 log = logging.getLogger(__name__)
+
+_SECTIONS = "auditkit.report.sections"  # one module per audit, named after it
 
 __all__ = ["REPORT_FILE", "render_html", "render_report", "resolve_run_dir", "try_render_report"]
 
@@ -71,36 +85,13 @@ def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") ->
     link_prefix leads from where the HTML will live to run_dir)."""
     import jinja2
 
-    from auditkit.report import explanations_efficiency, overview, sections
-    from auditkit.report.views import VERDICTS, generic_section
+    from auditkit.report import overview
+    from auditkit.report.views import VERDICTS
 
-    builders = {
-        "performance": sections.performance,
-        "robustness": sections.robustness,
-        "fairness": sections.fairness,
-        "explanations": explanations_efficiency.explanations,
-        "efficiency": explanations_efficiency.efficiency,
-    }
     gate = overview.load_gate(run_dir)
     verdicts = gate.verdicts if gate else {}
-    names = list(builders) + [n for n in results.audits if n not in builders]
-    audit_views = []
-    for name in names:
-        audit = results.audits.get(name)
-        view = generic_section(
-            name,
-            sections.TITLES.get(name, name.replace("_", " ").title()),
-            audit,
-            run_dir,
-            verdicts,
-        )
-        if audit is not None and name in builders:
-            try:
-                builders[name](view, audit, results, run_dir)
-            except Exception as exc:  # a reader bug must not cost the rest of the report
-                log.warning("report: section %s: %s: %s", name, type(exc).__name__, exc)
-                view.notes.append(f"this section's plots failed: {type(exc).__name__}: {exc}")
-        audit_views.append(view)
+    names = audit_order(list(results.audits))
+    audit_views = [_section(name, results, run_dir, verdicts) for name in names]
     titles = {v.key: v.title for v in audit_views}
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("auditkit.report", "templates"),
@@ -123,6 +114,38 @@ def render_html(results: RunResults, run_dir: Path, *, link_prefix: str = "") ->
         link_prefix=link_prefix,
         manifest=overview.manifest_section(results),
     )
+
+
+def _section(
+    name: str, results: RunResults, run_dir: Path, verdicts: dict[str, str]
+) -> SectionView:
+    """One audit's section: the generic part, plus what its section module adds, if any."""
+    from auditkit.report.views import generic_section
+
+    audit = results.audits.get(name)
+    view = generic_section(name, outputs(name).title_for(name), audit, run_dir, verdicts)
+    if audit is None:
+        return view
+    try:
+        build = _section_builder(name)
+        if build is not None:
+            build(view, audit, results, run_dir)
+    except Exception as exc:  # a reader bug must not cost the rest of the report
+        log.warning("report: section %s: %s: %s", name, type(exc).__name__, exc)
+        view.notes.append(f"this section's plots failed: {type(exc).__name__}: {exc}")
+    return view
+
+
+def _section_builder(name: str) -> SectionBuilder | None:
+    """`build` of the module `auditkit.report.sections.<name>`, or None where there is none
+    (an audit from another package, or a name that is not a module name)."""
+    if not name.isidentifier():
+        return None
+    module_name = f"{_SECTIONS}.{name}"
+    if importlib.util.find_spec(module_name) is None:
+        return None
+    build = getattr(importlib.import_module(module_name), "build", None)
+    return build if callable(build) else None
 
 
 def _date(text: str | None) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditkit.api.outputs import Headline
+from auditkit.api.registry import outputs
 from auditkit.api.results import AuditResult, Metric, RunResults, Table
 from auditkit.api.rundir import GATE_FILE
 from auditkit.report import plots
@@ -35,7 +35,7 @@ class GateView:
 
 
 def load_gate(run_dir: Path) -> GateView | None:
-    """Read the optional gate.json next to results.json (format: docs/audit-outputs.md)."""
+    """Read the optional gate.json next to results.json (format: docs/gate.md)."""
     path = run_dir / GATE_FILE
     if not path.is_file():
         return None
@@ -97,25 +97,21 @@ class Tile:
     reason: str = ""
 
 
-def _pick(
-    audit: AuditResult,
-    pattern: str,
-    choose: Callable = min,
-    prefer: str | None = None,
-) -> tuple[str, str, Metric] | None:
-    """The metric whose key matches `pattern` (group 1 names it) with the min/max value."""
+def _pick(audit: AuditResult, headline: Headline) -> tuple[str, Metric] | None:
+    """The metric a headline's tile shows: the `prefer`red group, else the min/max value."""
     found = []
     for key, m in audit.metrics.items():
-        match = re.fullmatch(pattern, key)
-        if match and m.value is not None:
-            found.append((key, match.group(1), m))
+        group = headline.match(key)
+        if group is not None and m.value is not None:
+            found.append((group, m))
     if not found:
         return None
-    if prefer:
+    if headline.prefer:
         for item in found:
-            if item[1] == prefer:
+            if item[0] == headline.prefer:
                 return item
-    return choose(found, key=lambda item: item[2].value)
+    choose = min if headline.pick == "min" else max
+    return choose(found, key=lambda item: item[1].value)
 
 
 def _val(metric: Metric, unit: str = "") -> str:
@@ -126,71 +122,26 @@ def _val(metric: Metric, unit: str = "") -> str:
 
 
 def _headline(name: str, audit: AuditResult, tile: Tile) -> None:
-    m = audit.metrics
-    if name == "performance" and "accuracy" in m:
-        tile.label, tile.value, tile.ci = "accuracy", _val(m["accuracy"]), fmt_ci(m["accuracy"])
-        for key, label in (("macro_f1", "macro-F1"), ("ece", "ECE")):
-            if key in m and m[key].value is not None:
-                tile.subs.append(f"{label} {fmt(m[key].value, 3)}")
-        return
-    picks: list[tuple[str, str, Callable, str | None]] = {
-        "robustness": [
-            (
-                r"(?!adversarial_training\.)([^.]+)\.accuracy_under_attack",
-                "accuracy under attack",
-                min,
-                None,
-            ),
-            (
-                r"(?!adversarial_training\.)([^.]+)\.attack_success_rate",
-                "attack success",
-                max,
-                None,
-            ),
-            (r"invariance\.([^.]+)\.flip_rate", "max flip rate", max, None),
-        ],
-        "fairness": [
-            (
-                r"(?!mitigation\.|column\.)([^.]+)\.counterfactual_flip_rate",
-                "max counterfactual flip rate",
-                max,
-                None,
-            ),
-            (r"(?!mitigation\.)(.+)\.demographic_parity_difference", "max parity diff.", max, None),
-        ],
-        "explanations": [
-            (
-                r"(?!random\.)([^.]+)\.comprehensiveness",
-                "comprehensiveness",
-                max,
-                "integrated_gradients",
-            ),
-            (
-                r"(?!random\.)([^.]+)\.comprehensiveness_vs_random",
-                "vs random",
-                max,
-                "integrated_gradients",
-            ),
-        ],
-        "efficiency": [
-            (r"([^.]+)\.bs1\.latency_p50_ms", "latency p50, batch 1", min, "fp32"),
-            (r"([^.]+\.bs\d+)\.throughput_per_s", "best throughput", max, None),
-            (r"energy_j_per_1k()", "energy per 1k examples", min, None),
-        ],
-    }.get(name, [])  # type: ignore[assignment]
+    """Fill the tile from the audit's declared headlines (`Outputs.headlines`, those with a
+    label): the first found is the big number, the others are lines under it."""
     first = True
-    for pattern, label, choose, prefer in picks:
-        hit = _pick(audit, pattern, choose, prefer)
+    for headline in outputs(name).headlines:
+        hit = _pick(audit, headline) if headline.label else None
         if hit is None:
             continue
-        _, group, metric = hit
+        group, metric = hit
         where = f" ({group})" if group else ""
         if first:
-            tile.label, tile.value, tile.ci = f"{label}{where}", _val(metric), fmt_ci(metric)
+            tile.label, tile.value, tile.ci = (
+                f"{headline.label}{where}",
+                _val(metric),
+                fmt_ci(metric),
+            )
             first = False
         else:
-            tile.subs.append(f"{label} {_val(metric)}{where}")
-    if first and audit.metrics:  # an audit the report has no headline for: its first metric
+            tile.subs.append(f"{headline.label} {_val(metric)}{where}")
+    if first and audit.metrics:  # an audit that declares no headline: its first metric
+        m = audit.metrics
         key, metric = next(
             ((k, v) for k, v in m.items() if v.higher_is_better is not None), next(iter(m.items()))
         )
@@ -232,7 +183,25 @@ def manifest_section(results: RunResults) -> SectionView:
     view = SectionView(key="manifest", title="Manifest", status="ok")
     view.intro = "What produced these numbers: versions, seed, device, data, model and timings."
     man = results.manifest
-    facts = [
+    view.blocks.append(Block("kv", "Run", [(k, fmt(v)) for k, v in _run_facts(results)]))
+    if results.stages:
+        _stages(view, results)
+    view.tables.append(
+        table_view(
+            "packages",
+            Table(columns=["package", "version"], rows=[[k, v] for k, v in man.packages.items()]),
+        )
+    )
+    if results.data is not None:
+        _data_block(view, results)
+    if results.training is not None:
+        _training_block(view, results)
+    return view
+
+
+def _run_facts(results: RunResults) -> list[tuple[str, Any]]:
+    man = results.manifest
+    return [
         ("run id", results.run_id),
         ("status", results.status),
         ("auditkit", man.auditkit_version),
@@ -251,89 +220,81 @@ def manifest_section(results: RunResults) -> SectionView:
         *((f"{split} fingerprint", fp) for split, fp in man.split_fingerprints.items()),
         *((f"model {k}", v) for k, v in man.model.model_dump().items()),
     ]
-    view.blocks.append(Block("kv", "Run", [(k, fmt(v)) for k, v in facts]))
-    if results.stages:
-        stages = results.stages
-        view.figure(
-            "Stage times",
-            lambda: plots.hbar_chart(
-                [s.name for s in stages],
-                [s.wall_time_s for s in stages],
-                key="manifest-stages",
-                xlabel="wall time (s)",
-            ),
-        )
-        view.tables.append(
-            table_view(
-                "stages",
-                Table(
-                    columns=["stage", "wall_time_s", "energy_j", "energy_method", "detail"],
-                    rows=[
-                        [s.name, s.wall_time_s, s.energy_j, s.energy_method, s.detail]
-                        for s in stages
-                    ],
-                ),
-            )
-        )
+
+
+def _stages(view: SectionView, results: RunResults) -> None:
+    stages = results.stages
+    view.figure(
+        "Stage times",
+        lambda: plots.hbar_chart(
+            [s.name for s in stages],
+            [s.wall_time_s for s in stages],
+            key="manifest-stages",
+            xlabel="wall time (s)",
+        ),
+    )
     view.tables.append(
         table_view(
-            "packages",
-            Table(columns=["package", "version"], rows=[[k, v] for k, v in man.packages.items()]),
+            "stages",
+            Table(
+                columns=["stage", "wall_time_s", "energy_j", "energy_method", "detail"],
+                rows=[
+                    [s.name, s.wall_time_s, s.energy_j, s.energy_method, s.detail] for s in stages
+                ],
+            ),
         )
     )
-    if results.data is not None:
-        d = results.data
-        view.blocks.append(
-            Block(
-                "kv",
-                "Data",
-                [
-                    ("source", f"{d.source}: {d.origin}"),
-                    ("labels", ", ".join(d.label_names)),
-                    ("split sizes", fmt(d.split_sizes)),
-                    ("rows read", fmt(d.rows_read)),
-                    ("dropped", fmt(d.dropped) if d.dropped else "none"),
-                    ("duplicates found", d.duplicates_found),
-                    ("train/test overlap", d.train_test_overlap),
-                    ("class counts", fmt(d.class_counts)),
-                ],
+
+
+def _data_block(view: SectionView, results: RunResults) -> None:
+    d = results.data
+    view.blocks.append(
+        Block(
+            "kv",
+            "Data",
+            [
+                ("source", f"{d.source}: {d.origin}"),
+                ("labels", ", ".join(d.label_names)),
+                ("split sizes", fmt(d.split_sizes)),
+                ("rows read", fmt(d.rows_read)),
+                ("dropped", fmt(d.dropped) if d.dropped else "none"),
+                ("duplicates found", d.duplicates_found),
+                ("train/test overlap", d.train_test_overlap),
+                ("class counts", fmt(d.class_counts)),
+            ],
+        )
+    )
+    view.warnings.extend(d.warnings)
+
+
+def _training_block(view: SectionView, results: RunResults) -> None:
+    t = results.training
+    view.blocks.append(
+        Block(
+            "kv",
+            "Fine-tuning",
+            [
+                ("cache hit", fmt(t.cache_hit)),
+                ("device / precision", f"{t.device} / {t.precision}"),
+                ("epochs / steps", f"{fmt(t.epochs)} / {t.steps}"),
+                ("time", f"{fmt(t.train_time_s, 3)} s ({fmt(t.train_samples_per_s, 3)}/s)"),
+                ("best", f"{t.best_metric} {fmt(t.best_value)} at epoch {fmt(t.best_epoch)}"),
+                ("cache key", t.cache_key),
+            ],
+        )
+    )
+    curve = t.loss_curve.records()
+    evals = t.eval_curve.records()
+    if not curve:
+        return
+    series = [Series("train loss", [r["loss"] for r in curve], x=[r["epoch"] for r in curve])]
+    if evals:
+        series.append(
+            Series(
+                "validation loss", [r["eval_loss"] for r in evals], x=[r["epoch"] for r in evals]
             )
         )
-        view.warnings.extend(d.warnings)
-    if results.training is not None:
-        t = results.training
-        view.blocks.append(
-            Block(
-                "kv",
-                "Fine-tuning",
-                [
-                    ("cache hit", fmt(t.cache_hit)),
-                    ("device / precision", f"{t.device} / {t.precision}"),
-                    ("epochs / steps", f"{fmt(t.epochs)} / {t.steps}"),
-                    ("time", f"{fmt(t.train_time_s, 3)} s ({fmt(t.train_samples_per_s, 3)}/s)"),
-                    ("best", f"{t.best_metric} {fmt(t.best_value)} at epoch {fmt(t.best_epoch)}"),
-                    ("cache key", t.cache_key),
-                ],
-            )
-        )
-        curve = t.loss_curve.records()
-        evals = t.eval_curve.records()
-        if curve:
-            series = [
-                Series("train loss", [r["loss"] for r in curve], x=[r["epoch"] for r in curve])
-            ]
-            if evals:
-                series.append(
-                    Series(
-                        "validation loss",
-                        [r["eval_loss"] for r in evals],
-                        x=[r["epoch"] for r in evals],
-                    )
-                )
-            view.figure(
-                "Training loss",
-                lambda: plots.line_chart(
-                    series, key="manifest-loss", xlabel="epoch", ylabel="loss"
-                ),
-            )
-    return view
+    view.figure(
+        "Training loss",
+        lambda: plots.line_chart(series, key="manifest-loss", xlabel="epoch", ylabel="loss"),
+    )

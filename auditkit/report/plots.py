@@ -13,8 +13,9 @@ import io
 import math
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib
 
@@ -55,6 +56,25 @@ class Series:
     high: Sequence[float | None] | None = None
     x: Sequence[float] | None = None
     extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Sequence[Mapping[str, Any]],
+        column: str,
+        name: str | None = None,
+        *,
+        bounds: tuple[str, str] | None = None,
+    ) -> Series:
+        """Bars with CI whiskers from table records: `column`'s values, bounded by the columns
+        `bounds` names (default `{column}_ci_low` and `{column}_ci_high`; missing cells: None)."""
+        low, high = bounds or (f"{column}_ci_low", f"{column}_ci_high")
+        return cls(
+            name or column,
+            [r.get(column) for r in records],
+            [r.get(low) for r in records],
+            [r.get(high) for r in records],
+        )
 
 
 def _num(v: object) -> float:
