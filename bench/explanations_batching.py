@@ -37,7 +37,7 @@ def load(args):
     os.environ.setdefault("AUDITKIT_FPB_DIR", str(FPB))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from auditkit.data import load_data
-    from auditkit.models import ModelSource, load_handle, resolve_model
+    from auditkit.models import ModelSource, load_handle, load_model
     from auditkit.suite import load_suite
     from auditkit.training import cache_key, cache_root
 
@@ -46,13 +46,7 @@ def load(args):
     if args.model:
         folder = Path(args.model)
     else:
-        base = load_handle(
-            resolve_model(suite.model.id, suite.model.revision, suite.base_dir),
-            bundle.label_names,
-            device="cpu",
-            max_length=suite.model.max_length,
-            pooling=suite.model.pooling,
-        )
+        base = load_model(suite.model, bundle.label_names, "cpu", base_dir=suite.base_dir)
         key = cache_key(
             base.fingerprint or "", bundle, suite.training, seed=suite.seed,
             max_length=base.max_length, pooling=base.pooling,
@@ -60,6 +54,7 @@ def load(args):
         folder = cache_root() / "models" / key
         if not (folder / "config.json").is_file():
             sys.exit(f"no cached fine-tune at {folder}: run `auditkit run {args.suite}` first")
+    # Not load_model: any classifier folder (--model), read with its own pooling ("auto").
     handle = load_handle(
         ModelSource("local", str(folder), str(folder)), bundle.label_names, device="cpu",
         max_length=suite.model.max_length, allow_new_head=False,
@@ -94,7 +89,7 @@ def runner(
     handle, examples, tolerance: float, start: int, cap: int, batch: int, growth: int = 2,
     strategy: str = "bisect", points: int = 4, slack: float = 0.0,
 ):  # fmt: skip
-    from auditkit.audits.explanations.runner import AttributionRunner, RunnerSettings
+    from auditkit.audits.explanations.attribution import AttributionRunner, RunnerSettings
 
     settings = RunnerSettings.for_device(
         "cpu", delta_tolerance=tolerance, steps=start, max_steps=cap, batch_size=batch,

@@ -34,22 +34,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_model(suite_path: Path):
+def load_fine_tuned(suite_path: Path):
     from auditkit.data import load_data
-    from auditkit.models import load_handle, resolve_model
+    from auditkit.models import load_model
     from auditkit.suite import load_suite
     from auditkit.training import fine_tune
 
     suite = load_suite(suite_path)
     bundle = load_data(suite)
-    handle = load_handle(
-        resolve_model(suite.model.id, suite.model.revision, suite.base_dir),
-        bundle.label_names,
-        device="cpu",
-        max_length=suite.model.max_length,
-        batch_size=suite.model.batch_size,
-        pooling=suite.model.pooling,
-    )
+    handle = load_model(suite.model, bundle.label_names, "cpu", base_dir=suite.base_dir)
     return fine_tune(handle, bundle, suite.training, seed=suite.seed, progress=False).handle, bundle
 
 
@@ -112,7 +105,7 @@ def textattack_run(recipe, wrapper, texts, labels, seed: int) -> tuple[float, li
 
 
 def auditkit_run(recipe, handle, texts, labels, seed: int, concurrency: int):
-    from auditkit.audits.robustness.runner import BatchedAttackRunner
+    from auditkit.audits.robustness.attacker import BatchedAttackRunner
 
     runner = BatchedAttackRunner(handle, recipe.build, concurrency=concurrency, seed=seed)
     start = time.perf_counter()
@@ -145,7 +138,7 @@ def main() -> None:
     prepare_textattack()
     from textattack.models.wrappers import HuggingFaceModelWrapper
 
-    handle, bundle = load_model(args.suite)
+    handle, bundle = load_fine_tuned(args.suite)
     texts, labels, origin = load_sentences(bundle, args.examples, args.seed)
     recipe = RECIPES[args.recipe]
     lengths = [len(x) for x in handle.encode(texts)]

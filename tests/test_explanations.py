@@ -8,6 +8,11 @@ import json
 import numpy as np
 import pytest
 
+from auditkit.audits.explanations.attribution import (
+    AttributionRunner,
+    RunnerSettings,
+    length_batches,
+)
 from auditkit.audits.explanations.faithfulness import (
     K_PERCENTS,
     Case,
@@ -17,11 +22,6 @@ from auditkit.audits.explanations.faithfulness import (
 )
 from auditkit.audits.explanations.methods import embedding_layer, encode
 from auditkit.audits.explanations.quadrature import split_to_refine
-from auditkit.audits.explanations.runner import (
-    AttributionRunner,
-    RunnerSettings,
-    length_batches,
-)
 from auditkit.audits.explanations.select import read_adversarial_pairs
 from auditkit.audits.explanations.words import WordSpans, merge_subwords, words_with_spans
 from auditkit.errors import AuditkitError
@@ -168,7 +168,7 @@ def _classifier(arch: str, folder, scratch=None):
     torch.manual_seed(0)
     if arch == "bert":
         model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=3)
-        from auditkit.pooling import apply_mean_pooling
+        from auditkit.models.pooling import apply_mean_pooling
 
         apply_mean_pooling(model)  # what the MiniLM default uses
         return model.eval(), AutoTokenizer.from_pretrained(folder)

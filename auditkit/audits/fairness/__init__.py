@@ -4,6 +4,9 @@
 - `probes`: the counterfactual probe set (test sentences + EEC-style templates);
 - `metrics`: fairlearn MetricFrame wrapping, flip rates, |delta p|, bootstrap CIs;
 - `mitigation`: counterfactual augmentation, measured on held-out probes;
+- `postprocess`: fairlearn's ThresholdOptimizer on a binary view;
+- `config`: `FairnessConfig`, and the attributes it names resolved to term lists;
+- `tables`: the rows collected per attribute, built into the audit's tables;
 - `audit`: the registered `FairnessAudit`.
 """
 

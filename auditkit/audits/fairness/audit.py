@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 
 from auditkit.api.audit import Audit, AuditContext
-from auditkit.api.results import AuditResult, Metric, Table
+from auditkit.api.results import AuditResult, Metric
 from auditkit.audits.fairness.config import FairnessConfig, resolve_attributes
 from auditkit.audits.fairness.metrics import FlipReport, GroupReport, flip_report, group_report
 from auditkit.audits.fairness.metrics import headline as _headline
+from auditkit.audits.fairness.outputs import OUTPUTS
 from auditkit.audits.fairness.probes import ProbeSet, build_probe_set
+from auditkit.audits.fairness.tables import Tables
 from auditkit.audits.fairness.terms import TermSwapper
 from auditkit.errors import SuiteError
 from auditkit.files import write_jsonl
@@ -27,11 +29,7 @@ class FairnessAudit(Audit):
     name = "fairness"
     description = "counterfactual identity swaps, fairlearn group metrics, mitigation"
     tags = ("fairness",)
-    headline = (
-        "counterfactual_flip_rate",
-        "demographic_parity_difference",
-        "equalized_odds_difference",
-    )
+    outputs = OUTPUTS
     Config = FairnessConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:
@@ -44,63 +42,19 @@ class FairnessAudit(Audit):
         test = ctx.data.test
         texts, y = list(test["text"]), np.asarray(test["label"], dtype=np.int64)
 
-        probe_sets = {
-            a: build_probe_set(
-                a,
-                swappers[a],
-                texts,
-                y,
-                cfg.attributes[a].templates,
-                labels,
-                use_templates=cfg.use_templates,
-                min_probes=cfg.min_probes,
-                max_template_probes=cfg.max_template_probes,
-            )
-            for a in attributes
-        }
+        probe_sets = _probe_sets(cfg, attributes, swappers, texts, y, labels)
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
-        for a, ps in probe_sets.items():
-            if ps.n < cfg.min_probes:
-                result.warnings.append(
-                    f"{a}: {ps.n} probes, fewer than min_probes={cfg.min_probes}; add templates "
-                    "to the attribute, or test data that names its groups (CIs will be wide)"
-                )
-            log.info("fairness: %s: %d probes (%d from test data)", a, ps.n,
-                     sum(p.source == "test" for p in ps.probes))  # fmt: skip
+        _report_probe_counts(cfg, probe_sets, result)
 
         need_test = bool(cfg.metadata_columns) or cfg.mitigation is not None
         probs = _predict(ctx.model, probe_sets, texts if need_test else [], "fairness probes")
         boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
-        tables = _Tables(labels)
-        before: dict[str, tuple[FlipReport, GroupReport]] = {}
-        flips_out: list[dict[str, Any]] = []
-        probes_out: list[dict[str, Any]] = []
-        for a, ps in probe_sets.items():
-            if ps.n == 0:
-                result.warnings.append(f"{a}: no probes (no test sentence names a group term)")
-                result.metrics[f"{a}.n_probes"] = Metric(value=0, unit="probes")
-                tables.probes.extend(ps.counts())
-                continue
-            p = probs[a]
-            fr, gr = _attribute_reports(ps, p, k, boot)
-            before[a] = (fr, gr)
-            result.metrics.update(_attribute_metrics(a, fr, gr, ps.n, labels))
-            tables.add_attribute(a, ps, fr, gr)
-            flips_out += _flip_rows(ps, p, labels)
-            probes_out += _probe_rows(ps, p, labels)
-
+        tables = Tables(labels)
+        before, flips_out, probes_out = _score_attributes(
+            probe_sets, probs, k, boot, labels, result, tables
+        )
         for column in cfg.metadata_columns:
-            values = list(test[column])
-            missing = _missing(values)
-            _report_missing(column, int(missing.sum()), len(values), result)
-            gr = _column_report(values, missing, y, probs["__test__"].argmax(1), k, boot)
-            if gr is None:
-                result.warnings.append(
-                    f"column {column!r}: fewer than two groups in the test split"
-                )
-                continue
-            result.metrics.update(_column_metrics(column, gr))
-            tables.add_groups(f"column.{column}", gr)
+            _score_column(column, list(test[column]), y, probs["__test__"], k, boot, result, tables)
 
         flips_out.sort(key=lambda r: (not r["flipped"], -r["delta_p"]))
         result.artifacts["flips"] = _write_jsonl(ctx, FLIPS_FILE, flips_out[: cfg.max_flips])
@@ -109,17 +63,87 @@ class FairnessAudit(Audit):
         if cfg.mitigation == "counterfactual_augmentation" and before:
             _mitigate(ctx, cfg, swappers, probe_sets, before, probs["__test__"], y, result, tables)
         if cfg.threshold_optimizer is not None:
-            from auditkit.audits.fairness.postprocess import threshold_optimizer_rows
-
-            t = cfg.threshold_optimizer
-            if t.attribute in before:
-                rows, metrics = threshold_optimizer_rows(
-                    probe_sets[t.attribute], probs[t.attribute], t, labels, seed=ctx.seed
-                )
-                tables.threshold.extend(rows)
-                result.metrics.update(metrics)
+            _threshold_optimizer(cfg, probe_sets, before, probs, labels, ctx.seed, result, tables)
         result.tables.update(tables.build())
         return result
+
+
+# --------------------------------------------------------------------------- run steps
+
+
+def _probe_sets(cfg: FairnessConfig, attributes, swappers, texts, y, labels) -> dict[str, ProbeSet]:
+    return {
+        a: build_probe_set(
+            a,
+            swappers[a],
+            texts,
+            y,
+            cfg.attributes[a].templates,
+            labels,
+            use_templates=cfg.use_templates,
+            min_probes=cfg.min_probes,
+            max_template_probes=cfg.max_template_probes,
+        )
+        for a in attributes
+    }
+
+
+def _report_probe_counts(
+    cfg: FairnessConfig, probe_sets: dict[str, ProbeSet], result: AuditResult
+) -> None:
+    for a, ps in probe_sets.items():
+        if ps.n < cfg.min_probes:
+            result.warnings.append(
+                f"{a}: {ps.n} probes, fewer than min_probes={cfg.min_probes}; add templates "
+                "to the attribute, or test data that names its groups (CIs will be wide)"
+            )
+        log.info("fairness: %s: %d probes (%d from test data)", a, ps.n,
+                 sum(p.source == "test" for p in ps.probes))  # fmt: skip
+
+
+def _score_attributes(probe_sets, probs, k: int, boot: dict, labels, result, tables):
+    """Each attribute's reports, metrics and table rows; the reports and artifact rows back."""
+    before: dict[str, tuple[FlipReport, GroupReport]] = {}
+    flips_out: list[dict[str, Any]] = []
+    probes_out: list[dict[str, Any]] = []
+    for a, ps in probe_sets.items():
+        if ps.n == 0:
+            result.warnings.append(f"{a}: no probes (no test sentence names a group term)")
+            result.metrics[f"{a}.n_probes"] = Metric(value=0, unit="probes")
+            tables.probes.extend(ps.counts())
+            continue
+        p = probs[a]
+        fr, gr = _attribute_reports(ps, p, k, boot)
+        before[a] = (fr, gr)
+        result.metrics.update(_attribute_metrics(a, fr, gr, ps.n, labels))
+        tables.add_attribute(a, ps, fr, gr)
+        flips_out += _flip_rows(ps, p, labels)
+        probes_out += _probe_rows(ps, p, labels)
+    return before, flips_out, probes_out
+
+
+def _score_column(column, values, y, test_probs, k: int, boot: dict, result, tables) -> None:
+    """Group metrics over a real metadata column of the test split."""
+    missing = _missing(values)
+    _report_missing(column, int(missing.sum()), len(values), result)
+    gr = _column_report(values, missing, y, test_probs.argmax(1), k, boot)
+    if gr is None:
+        result.warnings.append(f"column {column!r}: fewer than two groups in the test split")
+        return
+    result.metrics.update(_column_metrics(column, gr))
+    tables.add_groups(f"column.{column}", gr)
+
+
+def _threshold_optimizer(cfg, probe_sets, before, probs, labels, seed, result, tables) -> None:
+    from auditkit.audits.fairness.postprocess import threshold_optimizer_rows
+
+    t = cfg.threshold_optimizer
+    if t.attribute in before:
+        rows, metrics = threshold_optimizer_rows(
+            probe_sets[t.attribute], probs[t.attribute], t, labels, seed=seed
+        )
+        tables.threshold.extend(rows)
+        result.metrics.update(metrics)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -252,120 +276,6 @@ def _column_metrics(column: str, gr: GroupReport) -> dict[str, Metric]:
         **_parity_metrics(prefix, gr),
         f"{prefix}.n_examples": _metric(int(gr.n.sum()), unit="examples"),
     }
-
-
-class _Tables:
-    """Rows collected across attributes, built into the documented tables at the end."""
-
-    def __init__(self, labels: list[str]) -> None:
-        self.labels = labels
-        self.groups: list[list] = []
-        self.parity: list[list] = []
-        self.flips: list[list] = []
-        self.probes: list[list] = []
-        self.mitigation: list[list] = []
-        self.threshold: list[list] = []
-
-    def add_groups(self, attribute: str, gr: GroupReport) -> None:
-        for i, g in enumerate(gr.groups):
-            acc_ci = gr.ci.get(f"accuracy.{g}", (None, None))
-            f1_ci = gr.ci.get(f"macro_f1.{g}", (None, None))
-            self.groups.append(
-                [attribute, g, int(gr.n[i]), _f(gr.accuracy[i]), *map(_f, acc_ci),
-                 _f(gr.macro_f1[i]), *map(_f, f1_ci), *map(_f, gr.selection_rate[i])]
-            )  # fmt: skip
-        for c, name in enumerate(self.labels):
-            self.parity.append(
-                [attribute, name, _f(gr.dp_difference[c]), _f(gr.dp_ratio[c]),
-                 _f(gr.eo_difference[c])]
-            )  # fmt: skip
-
-    def add_attribute(self, a: str, ps: ProbeSet, fr: FlipReport, gr: GroupReport) -> None:
-        self.add_groups(a, gr)
-        for i, (ga, gb) in enumerate(fr.pairs):
-            self.flips.append(
-                [a, ga, gb, ps.n, _f(fr.pair_flip_rate[i]), *map(_f, fr.pair_ci[i]),
-                 _f(fr.pair_delta[i]), *map(_f, fr.pair_delta_per_class[i])]
-            )  # fmt: skip
-        self.probes.extend(ps.counts())
-
-    def build(self) -> dict[str, Table]:
-        sel = [f"selection_rate_{name}" for name in self.labels]
-        out = {
-            "group_metrics": Table(
-                columns=[
-                    "attribute",
-                    "group",
-                    "n",
-                    "accuracy",
-                    "accuracy_ci_low",
-                    "accuracy_ci_high",
-                    "macro_f1",
-                    "macro_f1_ci_low",
-                    "macro_f1_ci_high",
-                    *sel,
-                ],
-                rows=self.groups,
-                description="counterfactual attributes: n = probe variants of the group; "
-                "column.<C>: test rows with that value",
-            ),
-            "parity": Table(
-                columns=[
-                    "attribute",
-                    "class",
-                    "demographic_parity_difference",
-                    "demographic_parity_ratio",
-                    "equalized_odds_difference",
-                ],
-                rows=self.parity,
-                description="one class against the rest",
-            ),
-            "flip_rates": Table(
-                columns=[
-                    "attribute",
-                    "group_a",
-                    "group_b",
-                    "n",
-                    "flip_rate",
-                    "ci_low",
-                    "ci_high",
-                    "mean_abs_delta_p",
-                    *[f"mean_abs_delta_p_{name}" for name in self.labels],
-                ],
-                rows=self.flips,
-            ),
-            "probes": Table(
-                columns=[
-                    "attribute",
-                    "group",
-                    "from_test_data",
-                    "from_templates",
-                    "mentioned_in_test_data",
-                ],
-                rows=self.probes,
-                description="every probe is written once per group, so each group gets "
-                "from_test_data + from_templates examples",
-            ),
-        }
-        if self.mitigation:
-            out["mitigation"] = Table(
-                columns=["attribute", "metric", "before", "after", "delta"],
-                rows=self.mitigation,
-                description="held-out probes only: no probe text is in the augmented training set",
-            )
-        if self.threshold:
-            out["threshold_optimizer"] = Table(
-                columns=["attribute", "positive_class", "metric", "before", "after", "delta"],
-                rows=self.threshold,
-                description="fairlearn ThresholdOptimizer on the binary view, fitted on half the "
-                "probes and measured on the other half",
-            )
-        return out
-
-
-def _f(x) -> float | None:
-    x = None if x is None else float(x)
-    return None if x is None or not np.isfinite(x) else x
 
 
 def _flip_rows(ps: ProbeSet, probs: np.ndarray, labels: list[str]) -> list[dict[str, Any]]:

@@ -66,37 +66,7 @@ def compare(
 
     changes: list[comparison.Change] = []
     for a, (fr_before, gr_before) in before.items():
-        ps = probe_sets[a]
-        probs = after[a]
-        k = probs.shape[-1]
-        fr = flip_report(probs, ps.groups, **boot)
-        g = len(ps.groups)
-        gr = group_report(
-            np.repeat([p.label for p in ps.probes], g),
-            probs.argmax(-1).reshape(-1),
-            np.tile(np.arange(g), ps.n),
-            ps.groups,
-            k,
-            clusters=np.arange(ps.n * g).reshape(ps.n, g),
-            **boot,
-        )
-        pairs = {
-            "counterfactual_flip_rate": (fr_before.flip_rate, fr.flip_rate, fr.flip_ci),
-            "mean_abs_delta_p": (
-                fr_before.mean_abs_delta_p, fr.mean_abs_delta_p, fr.mean_abs_delta_p_ci,
-            ),
-            "demographic_parity_difference": (
-                headline(gr_before.dp_difference, "max"), headline(gr.dp_difference, "max"),
-                gr.ci.get("demographic_parity_difference", (None, None)),
-            ),
-            "equalized_odds_difference": (
-                headline(gr_before.eo_difference, "max"), headline(gr.eo_difference, "max"),
-                gr.ci.get("equalized_odds_difference", (None, None)),
-            ),
-            "probe_accuracy": (
-                float(np.mean(gr_before.accuracy)), float(np.mean(gr.accuracy)), (None, None),
-            ),
-        }  # fmt: skip
+        pairs = _before_after(fr_before, gr_before, probe_sets[a], after[a], boot)
         for name, (b, after_value, ci) in pairs.items():
             rows.append([a, name, _f(b), _f(after_value), _delta(b, after_value)])
             has_ci = ci[0] is not None and ci[1] is not None
@@ -111,8 +81,51 @@ def compare(
                     value=after_value, ci_low=ci[0], ci_high=ci[1], higher_is_better=False,
                     description="after counterfactual augmentation (held-out probes)",
                 )  # fmt: skip
+    changes.append(_clean_accuracy(test_probs, after["__test__"], y, boot, result, rows))
+    result.tables["mitigation_changes"] = comparison.table(
+        changes, "counterfactual augmentation against the plain model"
+    )
+
+
+def _before_after(fr_before, gr_before, ps: ProbeSet, probs: np.ndarray, boot: dict) -> dict:
+    """metric -> (before, after, the after value's CI) for one attribute's held-out probes."""
+    k = probs.shape[-1]
+    fr = flip_report(probs, ps.groups, **boot)
+    g = len(ps.groups)
+    gr = group_report(
+        np.repeat([p.label for p in ps.probes], g),
+        probs.argmax(-1).reshape(-1),
+        np.tile(np.arange(g), ps.n),
+        ps.groups,
+        k,
+        clusters=np.arange(ps.n * g).reshape(ps.n, g),
+        **boot,
+    )
+    return {
+        "counterfactual_flip_rate": (fr_before.flip_rate, fr.flip_rate, fr.flip_ci),
+        "mean_abs_delta_p": (
+            fr_before.mean_abs_delta_p, fr.mean_abs_delta_p, fr.mean_abs_delta_p_ci,
+        ),
+        "demographic_parity_difference": (
+            headline(gr_before.dp_difference, "max"), headline(gr.dp_difference, "max"),
+            gr.ci.get("demographic_parity_difference", (None, None)),
+        ),
+        "equalized_odds_difference": (
+            headline(gr_before.eo_difference, "max"), headline(gr.eo_difference, "max"),
+            gr.ci.get("equalized_odds_difference", (None, None)),
+        ),
+        "probe_accuracy": (
+            float(np.mean(gr_before.accuracy)), float(np.mean(gr.accuracy)), (None, None),
+        ),
+    }  # fmt: skip
+
+
+def _clean_accuracy(test_probs, after_probs, y, boot: dict, result: AuditResult, rows):
+    """The test-split accuracy before and after: a row, the metric, and the paired change."""
+    from auditkit import comparison
+
     acc_before = float((test_probs.argmax(1) == y).mean()) if len(y) else float("nan")
-    acc_after = float((after["__test__"].argmax(1) == y).mean()) if len(y) else float("nan")
+    acc_after = float((after_probs.argmax(1) == y).mean()) if len(y) else float("nan")
     rows.append(
         ["all", "clean_accuracy", _f(acc_before), _f(acc_after), _delta(acc_before, acc_after)]
     )
@@ -121,16 +134,11 @@ def compare(
         description="test-split accuracy of the model fine-tuned with counterfactual augmentation",
     )  # fmt: skip
     low, high = comparison.paired_accuracy(
-        test_probs.argmax(1) == y, after["__test__"].argmax(1) == y,
+        test_probs.argmax(1) == y, after_probs.argmax(1) == y,
         n_resamples=boot["n_resamples"], seed=boot["seed"], confidence=boot["confidence"],
     )  # fmt: skip
-    changes.append(
-        comparison.Change(
-            "all", "clean_accuracy", _f(acc_before), _f(acc_after), True, low, high, "paired"
-        )
-    )
-    result.tables["mitigation_changes"] = comparison.table(
-        changes, "counterfactual augmentation against the plain model"
+    return comparison.Change(
+        "all", "clean_accuracy", _f(acc_before), _f(acc_after), True, low, high, "paired"
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from auditkit import metrics as M
 from auditkit.api.results import Metric
-from auditkit.audits.robustness.runner import AttackOutcome
+from auditkit.audits.robustness.attacker import AttackOutcome
 
 ATTACK_COLUMNS = [
     "recipe",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from auditkit.audits.robustness.attacker import BatchedAttackRunner, QueryCache, score
 from auditkit.audits.robustness.offline import prepare_textattack
 from auditkit.audits.robustness.recipes import RECIPES
-from auditkit.audits.robustness.runner import BatchedAttackRunner, QueryCache, score
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The attribution runner: near-equal-length batches, adaptive integrated gradients, GPU batches.
+"""Batched attributions: near-equal-length batches, adaptive integrated gradients, GPU batches.
 
 Measured here (fine-tuned MiniLM, FPB sentences, 2 CPU cores): captum one example at a time
 at 50 steps costs about 0.6 s per example and can still leave convergence deltas up to 0.41.

@@ -1,4 +1,4 @@
-"""Performance audit: accuracy, F1, per-class scores, confusion matrix and calibration, with CIs.
+"""The performance audit: accuracy, F1, per-class scores, confusion matrix and calibration.
 
 Point metrics use scikit-learn rather than `evaluate` modules: `evaluate.load("accuracy")`
 fetches its script from the Hub and fails offline, and the bootstrap needs the raw confusion
@@ -8,25 +8,20 @@ counts anyway (see auditkit.metrics).
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
 
 from auditkit import metrics as M
-from auditkit.api.audit import Audit, AuditConfig, AuditContext
+from auditkit.api.audit import Audit, AuditContext
 from auditkit.api.results import AuditResult, Metric, Table
+from auditkit.audits.performance.config import PerformanceConfig
+from auditkit.audits.performance.outputs import OUTPUTS
 from auditkit.files import write_parquet
-
-
-class PerformanceConfig(AuditConfig):
-    bootstrap: int = Field(default=1000, ge=100, description="bootstrap resamples for CIs")
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-    ece_bins: int = Field(default=15, ge=2, le=100)
 
 
 class PerformanceAudit(Audit):
     name = "performance"
     description = "accuracy, macro/weighted F1, per-class scores, confusion matrix, calibration"
     tags = ("performance",)
-    headline = ("accuracy", "macro_f1", "weighted_f1", "ece", "brier", "nll")
+    outputs = OUTPUTS
     Config = PerformanceConfig
 
     def run(self, ctx: AuditContext) -> AuditResult:
