@@ -95,13 +95,13 @@ def validate(
     """Check a suite without running it: keys, types, files, audits, labels against the data."""
     _setup_logging(verbose)
     from auditkit.data import load_data
-    from auditkit.models import resolve_model
+    from auditkit.models import resolve_model_spec
     from auditkit.suite import load_suite
 
     loaded = load_suite(suite)
     configs = loaded.audit_configs()
     bundle = load_data(loaded)
-    source = resolve_model(loaded.model.id, loaded.model.revision, loaded.base_dir)
+    source = resolve_model_spec(loaded.model, loaded.base_dir)
     sizes = ", ".join(f"{k} {v}" for k, v in bundle.report.split_sizes.items())
     typer.echo(f"{suite}: OK")
     typer.echo(f"  data:   {bundle.report.source} {bundle.report.origin}: {sizes}")
@@ -144,7 +144,7 @@ def baseline_save(
     ],
 ) -> None:
     """Store a run's metrics, fingerprints and per-example predictions as a gate baseline."""
-    from auditkit.baseline import save_baseline
+    from auditkit.gate import save_baseline
 
     snap = save_baseline(run_dir, to)
     metrics = sum(len(a.metrics) for a in snap.audits.values())
@@ -160,7 +160,7 @@ def baseline_show(
     file: Annotated[Path, typer.Argument(help="baseline file")],
 ) -> None:
     """Check a baseline file and print what it holds."""
-    from auditkit.baseline import load_baseline
+    from auditkit.gate import load_baseline
 
     snap = load_baseline(file)
     typer.echo(
@@ -216,9 +216,9 @@ def gate(
 ) -> None:
     """Compare a run with a baseline; exit 1 on a significant regression, 0 otherwise."""
     _setup_logging(verbose)
-    from auditkit import gate_output
-    from auditkit.baseline import load_run, resolve_run_dir
-    from auditkit.gate import resolve_spec, run_gate, write_json
+    from auditkit.api.rundir import resolve_run_dir
+    from auditkit.gate import load_run, resolve_spec, run_gate, write_json
+    from auditkit.gate import output as gate_output
 
     if on_missing not in (None, "fail", "warn"):
         raise AuditkitError(f"--on-missing {on_missing!r}: expected fail or warn")
@@ -289,17 +289,11 @@ SUMMARY_METRICS = 4
 
 
 def summary_metrics(name: str, audit) -> list:
-    """At most four of the audit's declared headline metrics (`Audit.headline`), in the order
+    """At most four of the audit's declared headline metrics (`Outputs.headlines`), in the order
     the audit wrote them; an audit that declares none shows its first metrics with a direction."""
-    from auditkit.api.registry import headline
+    from auditkit.api.registry import outputs
 
-    leaves = headline(name)
-    picked = [
-        (key, m)
-        for key, m in audit.metrics.items()
-        if (key.rpartition(".")[2] in leaves if leaves else m.higher_is_better is not None)
-    ]
-    return picked[:SUMMARY_METRICS]
+    return outputs(name).headline_metrics(audit.metrics)[:SUMMARY_METRICS]
 
 
 def _print_summary(results, run_dir: Path) -> None:

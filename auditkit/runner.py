@@ -142,12 +142,31 @@ def run_suite(
     run_id = new_run_id()
     run_dir = run_path(root, suite.name, run_id)
 
-    import torch
-
     from auditkit.models import resolve_device
 
     dev = resolve_device(device or suite.device)
-    results = RunResults(
+    results = _new_results(suite, run_id, dev, command)
+    log.info("run %s -> %s", run_id, run_dir)
+
+    from auditkit.launch import is_main_process
+
+    # under torchrun, rank 0 alone writes results
+    rec = _Recorder(results, run_dir, dev, writer=is_main_process())
+    try:
+        audited = _run_stages(suite, configs, rec, retrain=retrain, progress=progress)
+    except BaseException as exc:
+        rec.fail(exc)
+        raise
+    if audited:
+        rec.finish()
+    return results, run_dir
+
+
+def _new_results(suite: Suite, run_id: str, dev, command: str | None) -> RunResults:
+    """The run's results before any stage: the suite, and a manifest of where it runs."""
+    import torch
+
+    return RunResults(
         run_id=run_id,
         suite_name=suite.name,
         suite=suite.model_dump(mode="json"),
@@ -172,37 +191,45 @@ def run_suite(
             started_at=now_iso(),
         ),
     )
-    log.info("run %s -> %s", run_id, run_dir)
 
-    from auditkit.launch import is_main_process
 
-    writer = is_main_process()  # under torchrun, rank 0 alone writes results
-    rank = os.environ.get("RANK", "0")
+class _Recorder:
+    """Writes results.json after every stage (rank 0 only), and once more when the run ends."""
 
-    def save(audit: str | None = None) -> None:
+    def __init__(self, results: RunResults, run_dir: Path, dev, *, writer: bool) -> None:
+        from auditkit.energy import StageMeter
+
+        self.results = results
+        self.run_dir = run_dir
+        self.device = dev
+        self.writer = writer
+        self.rank = os.environ.get("RANK", "0")  # read before leave_distributed drops it
+        self._stage_meter = StageMeter
+
+    def save(self, audit: str | None = None) -> None:
         """Write results.json; a result that cannot be written fails its audit, not the run."""
-        if not writer:
+        if not self.writer:
             return
         try:
-            save_results(results, run_dir)
+            save_results(self.results, self.run_dir)
         except Exception as exc:
-            if audit is None or audit not in results.audits:
+            if audit is None or audit not in self.results.audits:
                 raise
-            _record_save_failure(results, audit, exc)
-            save_results(results, run_dir)  # a second failure is not this audit's: it propagates
-
-    from auditkit.energy import StageMeter
+            _record_save_failure(self.results, audit, exc)
+            # a second failure is not this audit's: it propagates
+            save_results(self.results, self.run_dir)
 
     @contextlib.contextmanager
-    def stage(name: str, audit: str | None = None) -> Iterator[None]:
-        meter = StageMeter(str(dev))  # measured (NVML/RAPL) or estimated; never raises
+    def stage(self, name: str, audit: str | None = None) -> Iterator[None]:
+        # measured (NVML/RAPL) or estimated; never raises
+        meter = self._stage_meter(str(self.device))
         start = time.perf_counter()
         try:
             yield
         finally:
             wall = time.perf_counter() - start
             joules, method, detail = meter.stop()
-            results.stages.append(
+            self.results.stages.append(
                 Stage(
                     name=name,
                     wall_time_s=round(wall, 3),
@@ -211,108 +238,129 @@ def run_suite(
                     detail=detail,
                 )
             )
-            save(audit)
+            self.save(audit)
 
-    try:
-        with stage("data"):
-            from auditkit.data import load_data
-
-            bundle = load_data(suite)
-            results.data = DataSummary(label_names=bundle.label_names, **asdict(bundle.report))
-            results.manifest.dataset_fingerprint = bundle.fingerprint
-            results.manifest.split_fingerprints = bundle.split_fingerprints
-
-        with stage("model"):
-            from auditkit.models import load_handle, resolve_model
-
-            source = resolve_model(suite.model.id, suite.model.revision, suite.base_dir)
-            torch.manual_seed(suite.seed)  # the fresh head's init is part of the run's seed
-            handle = load_handle(
-                source,
-                bundle.label_names,
-                device=dev,
-                max_length=suite.model.max_length,
-                batch_size=suite.model.batch_size,
-                allow_new_head=suite.training.enabled,
-                pooling=suite.model.pooling,
-            )
-            results.manifest.model = ModelInfo(**handle.describe())
-
-        if suite.training.enabled:
-            with stage("train"):
-                from auditkit.training import fine_tune
-
-                outcome = fine_tune(
-                    handle,
-                    bundle,
-                    suite.training,
-                    seed=suite.seed,
-                    retrain=retrain,
-                    progress=progress.enabled,
-                )
-                handle = outcome.handle
-                results.training = outcome.summary
-                results.manifest.model.fine_tuned = True
-                results.manifest.model.cache_key = outcome.summary.cache_key
-        else:
-            log.info("training: disabled in the suite; auditing the model as loaded")
-
-        from auditkit.launch import leave_distributed
-
-        processes = leave_distributed()  # the audits, and any fine-tune inside them, run alone
-        if not writer:  # under torchrun: this rank's part (the data-parallel fine-tune) is done
-            log.info(
-                "rank %s of %d: fine-tune done; rank 0 runs the audits and writes the results",
-                rank,
-                processes,
-            )
-            results.status = "ok"
-            return results, run_dir
-        if processes > 1:
-            log.info("audits run in this process alone (%d processes trained)", processes)
-
-        from auditkit.api.audit import AuditContext
-        from auditkit.training import suite_fine_tuner
-
-        fine_tune = suite_fine_tuner(
-            suite, bundle, seed=suite.seed, device=handle.device, progress=progress.enabled
-        )
-        for name, cfg in configs.items():
-            ctx = AuditContext(
-                model=handle,
-                data=bundle,
-                suite=suite,
-                run_dir=run_dir,
-                seed=suite.seed,
-                device=str(dev),
-                progress=progress,
-                results=results,
-                fine_tune=fine_tune,
-            )
-            with stage(f"audit:{name}", audit=name):
-                results.audits[name] = _run_audit(name, cfg, ctx)
-    except BaseException as exc:
-        results.status = "failed"
-        results.error = ErrorInfo(
+    def fail(self, exc: BaseException) -> None:
+        """Record the exception being handled (call it from the `except` block)."""
+        self.results.status = "failed"
+        self.results.error = ErrorInfo(
             type=type(exc).__name__,
             message=str(exc) or type(exc).__name__,
             traceback=None if isinstance(exc, AuditkitError) else traceback.format_exc(),
         )
-        results.manifest.finished_at = now_iso()
-        save()
-        if writer:
-            point_latest(run_dir)
+        self.results.manifest.finished_at = now_iso()
+        self.save()
+        if self.writer:
+            point_latest(self.run_dir)
             if isinstance(exc, Exception):  # not on Ctrl-C
-                _write_report(run_dir)
-        raise
-    failed = [n for n, r in results.audits.items() if r.status == "failed"]
-    results.status = "failed" if failed else "ok"
-    results.manifest.finished_at = now_iso()
-    save()
-    if writer:
-        point_latest(run_dir)
-        _write_report(run_dir)
-    return results, run_dir
+                _write_report(self.run_dir)
+
+    def finish(self) -> None:
+        failed = [n for n, r in self.results.audits.items() if r.status == "failed"]
+        self.results.status = "failed" if failed else "ok"
+        self.results.manifest.finished_at = now_iso()
+        self.save()
+        if self.writer:
+            point_latest(self.run_dir)
+            _write_report(self.run_dir)
+
+
+def _run_stages(
+    suite: Suite, configs: dict, rec: _Recorder, *, retrain: bool, progress: Progress
+) -> bool:
+    """data -> model -> fine-tune -> audits; False on a torchrun rank that leaves the audits."""
+    results = rec.results
+    with rec.stage("data"):
+        bundle = _load_data(suite, results)
+
+    with rec.stage("model"):
+        handle = _load_model(suite, bundle, rec.device, results)
+
+    if suite.training.enabled:
+        with rec.stage("train"):
+            handle = _fine_tune(suite, bundle, handle, results, retrain=retrain, progress=progress)
+    else:
+        log.info("training: disabled in the suite; auditing the model as loaded")
+
+    from auditkit.launch import leave_distributed
+
+    processes = leave_distributed()  # the audits, and any fine-tune inside them, run alone
+    if not rec.writer:  # under torchrun: this rank's part (the data-parallel fine-tune) is done
+        log.info(
+            "rank %s of %d: fine-tune done; rank 0 runs the audits and writes the results",
+            rec.rank,
+            processes,
+        )
+        results.status = "ok"
+        return False
+    if processes > 1:
+        log.info("audits run in this process alone (%d processes trained)", processes)
+    _run_audits(suite, configs, bundle, handle, rec, progress)
+    return True
+
+
+def _load_data(suite: Suite, results: RunResults):
+    from auditkit.data import load_data
+
+    bundle = load_data(suite)
+    results.data = DataSummary(label_names=bundle.label_names, **asdict(bundle.report))
+    results.manifest.dataset_fingerprint = bundle.fingerprint
+    results.manifest.split_fingerprints = bundle.split_fingerprints
+    return bundle
+
+
+def _load_model(suite: Suite, bundle, dev, results: RunResults):
+    import torch
+
+    from auditkit.models import load_model, resolve_model_spec
+
+    source = resolve_model_spec(suite.model, suite.base_dir)
+    torch.manual_seed(suite.seed)  # the fresh head's init is part of the run's seed
+    handle = load_model(
+        suite.model, bundle.label_names, dev, source=source, allow_new_head=suite.training.enabled
+    )
+    results.manifest.model = ModelInfo(**handle.describe())
+    return handle
+
+
+def _fine_tune(suite: Suite, bundle, handle, results: RunResults, *, retrain: bool, progress):
+    from auditkit.training import fine_tune
+
+    outcome = fine_tune(
+        handle,
+        bundle,
+        suite.training,
+        seed=suite.seed,
+        retrain=retrain,
+        progress=progress.enabled,
+    )
+    results.training = outcome.summary
+    results.manifest.model.fine_tuned = True
+    results.manifest.model.cache_key = outcome.summary.cache_key
+    return outcome.handle
+
+
+def _run_audits(suite: Suite, configs: dict, bundle, handle, rec: _Recorder, progress) -> None:
+    from auditkit.api.audit import AuditContext
+    from auditkit.training import suite_fine_tuner
+
+    fine_tune = suite_fine_tuner(
+        suite, bundle, seed=suite.seed, device=handle.device, progress=progress.enabled
+    )
+    for name, cfg in configs.items():
+        ctx = AuditContext(
+            model=handle,
+            data=bundle,
+            suite=suite,
+            run_dir=rec.run_dir,
+            seed=suite.seed,
+            device=str(rec.device),
+            progress=progress,
+            results=rec.results,
+            fine_tune=fine_tune,
+        )
+        with rec.stage(f"audit:{name}", audit=name):
+            rec.results.audits[name] = _run_audit(name, cfg, ctx)
 
 
 def _write_report(run_dir: Path) -> None:
@@ -345,6 +393,9 @@ def _run_audit(name: str, cfg, ctx) -> AuditResult:
     try:
         result = cls(cfg).run(ctx)
         result.name = name
+        if not result.config:  # an audit that does not record its settings: the runner does
+            result.config = cfg.model_dump(mode="json")
+        _check_declared(name, cls.outputs, result)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # one audit's failure must not lose the others
@@ -359,3 +410,18 @@ def _run_audit(name: str, cfg, ctx) -> AuditResult:
         )
     result.wall_time_s = round(time.perf_counter() - start, 3)
     return result
+
+
+def _check_declared(name: str, declared, result: AuditResult) -> None:
+    """Say (in the log, for the audit's author) where a result departs from its declared
+    outputs: the report, dashboard and docs go by the declaration."""
+    from auditkit.api.outputs import check
+
+    problems = check(declared, result)
+    if problems:
+        log.warning(
+            "audit %s: its results differ from its declared outputs: %s%s",
+            name,
+            "; ".join(problems[:5]),
+            f" (+{len(problems) - 5} more)" if len(problems) > 5 else "",
+        )

@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 # Metric names and table columns whose value is a property of the machine or the moment.
+# The roofline's seq_len is the mean padded length of the batches the timer ran, and how many
+# it runs depends on the time budget (5 iterations on a busy machine, 20 on an idle one).
 VOLATILE = re.compile(
     r"(latency|_ms$|throughput|tokens_per_s|energy|co2e|gflops|peak_share|wall_time|seconds|"
     r"_time_s$|samples_per_s|rss|peak_memory|peak_cuda|^iterations$|^iqr|^share$|^joules$|"
-    r"j_per_1k|^source$|^method$|threads)"
+    r"j_per_1k|^source$|^method$|threads|^seq_len$)"
 )
 # Tables that only describe where the time went, or where files lie on this machine.
 VOLATILE_TABLES = {"stage_profile", "latency", "energy", "setup"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.report_fixtures import write_run
+from tests.fixtures import write_run_dir as write_run
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "compare_results.py"
 

@@ -10,7 +10,7 @@ from auditkit import comparison
 from auditkit.api.results import load_results, save_results
 from auditkit.comparison import Change
 from auditkit.report import render_report
-from tests.report_fixtures import write_run
+from tests.fixtures import write_run_dir as write_run
 
 
 def test_worse_follows_each_metrics_direction():

@@ -25,8 +25,8 @@ from auditkit.dashboard.runs import (
     read_run,
 )
 from auditkit.dashboard.scorecard import scorecard
-from auditkit.significance import mcnemar
-from tests.dashboard_fixtures import XSS, comparable_root, full_root, write_run
+from auditkit.gate.significance import mcnemar
+from tests.fixtures import XSS, comparable_root, full_root, write_run
 
 
 def test_discovery_lists_each_run_once_newest_first_with_problems(tmp_path):
@@ -145,7 +145,9 @@ def test_paired_compare_uses_mcnemar_and_lists_changed_predictions(tmp_path):
     f1 = changes["performance.macro_f1"]
     assert f1.method.startswith("paired bootstrap") and f1.verdict == "better"
     assert f1.ci_low > 0
-    assert changes["performance.ece"].method in {"CI overlap", "no CI"}
+    # ECE is paired too, as the gate pairs it (it was judged by CI overlap before the shared
+    # auditkit.gate.pairing)
+    assert changes["performance.ece"].method.startswith("paired bootstrap")
     assert changes["performance.n_examples"].verdict == "not tested"  # no CI, no paired test
     pc = prediction_changes(pairing)
     assert len(pc) == 14 and (pc["change"] == "fixed").sum() == 13
@@ -154,7 +156,7 @@ def test_paired_compare_uses_mcnemar_and_lists_changed_predictions(tmp_path):
     assert frame.loc[frame["metric"] == "performance.accuracy", "verdict"].item() == "better"
 
 
-def test_unpaired_compare_falls_back_to_ci_overlap(tmp_path):
+def test_unpaired_compare_falls_back_to_ci_comparison(tmp_path):
     a, b, pa, pb = _load_pair(comparable_root(tmp_path))
     b.manifest.split_fingerprints["test"] = "0" * 64
     pairing = pair_predictions(a, b, pa, pb)
@@ -166,7 +168,10 @@ def test_unpaired_compare_falls_back_to_ci_overlap(tmp_path):
         b.audits["performance"].metrics["accuracy"],
     )
     disjoint = ma.ci_high < mb.ci_low or mb.ci_high < ma.ci_low
-    assert acc.method == "CI overlap" and acc.significant is disjoint
+    # the gate's fallback: a normal approximation from the two CIs (disjoint CIs are always
+    # significant under it; overlapping ones may be too)
+    assert acc.method.startswith("CI comparison, normal approx.")
+    assert acc.significant is (acc.p_value < 0.05) and (acc.significant or not disjoint)
     # one wrong gold label breaks the pairing even with equal fingerprints
     b.manifest.split_fingerprints["test"] = a.manifest.split_fingerprints["test"]
     pb.loc[0, "label"] = (pb.loc[0, "label"] + 1) % 3
@@ -174,7 +179,7 @@ def test_unpaired_compare_falls_back_to_ci_overlap(tmp_path):
     assert "no predictions" in pair_predictions(a, b, pa, None).reason
 
 
-def test_ci_overlap_verdicts_follow_direction(tmp_path):
+def test_ci_comparison_verdicts_follow_direction(tmp_path):
     a, b, _, _ = _load_pair(comparable_root(tmp_path))
     for results, (value, low, high) in ((a, (0.2, 0.15, 0.25)), (b, (0.1, 0.05, 0.12))):
         m = results.audits["performance"].metrics["ece"]
@@ -184,4 +189,10 @@ def test_ci_overlap_verdicts_follow_direction(tmp_path):
     assert ece.significant and ece.verdict == "better"  # lower ECE with disjoint CIs
     b.audits["performance"].metrics["ece"].ci_high = 0.16
     ece = {c.path: c for c in compare_runs(a, b, nope)}["performance.ece"]
-    assert ece.verdict == "not significant"
+    # the CIs overlap (0.15 < 0.16), but the difference is still significant as the gate judges
+    # it: p = 2·sf(0.1 / sqrt(0.0255² + 0.0281²)) ≈ 0.008 (CI overlap called it not significant)
+    assert ece.verdict == "better" and ece.p_value == pytest.approx(0.0083, abs=5e-4)
+    m = b.audits["performance"].metrics["ece"]
+    m.ci_low, m.ci_high = 0.0, 0.35
+    ece = {c.path: c for c in compare_runs(a, b, nope)}["performance.ece"]
+    assert ece.verdict == "not significant" and ece.p_value > 0.2

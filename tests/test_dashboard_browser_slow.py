@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from auditkit.dashboard.runs import ENV_VAR
-from tests.dashboard_fixtures import full_root
+from tests.fixtures import full_root
 from tests.resources import chromium_binary
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from auditkit.api.outputs import check
+from auditkit.api.registry import outputs
 from auditkit.api.results import load_results
 from tests.conftest import FPB_DIR
 
@@ -110,3 +112,5 @@ def test_default_suite_end_to_end(tmp_path):
     expl = results.audits["explanations"]
     assert expl.status == "ok", expl.error
     assert expl.metrics["integrated_gradients.comprehensiveness_vs_random"].value > 1
+    for name, audit in results.audits.items():  # what they wrote is what they declare
+        assert check(outputs(name), audit) == [], name

@@ -15,7 +15,8 @@ import pytest
 
 from auditkit.api.results import load_results
 from auditkit.report import render_report
-from tests.report_fixtures import XSS, write_run
+from tests.fixtures import XSS
+from tests.fixtures import write_run_dir as write_run
 from tests.resources import chromium_binary
 
 GATE = {

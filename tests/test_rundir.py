@@ -46,7 +46,8 @@ def test_point_latest_moves_to_the_newest_run_and_falls_back_to_a_file(tmp_path,
 
 def test_report_and_gate_find_the_same_run_through_latest(tmp_path):
     """They used to resolve `latest` differently (one followed the link, one did not)."""
-    from auditkit import baseline, gate, report
+    from auditkit import gate, report
+    from auditkit.gate import baseline
 
     run = make_run(tmp_path)
     point_latest(run)

@@ -6,9 +6,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from auditkit.api.registry import AUDITS
 from auditkit.dashboard import ui
 from auditkit.dashboard.runs import gate_passed
-from auditkit.dashboard.scorecard import KNOWN_AUDITS, manifest_rows, scorecard
+from auditkit.dashboard.scorecard import manifest_rows, scorecard
 
 entry, results = ui.current_run()
 ui.page_header("Overview", entry, results)
@@ -103,7 +104,8 @@ if results.training is not None:
         if len(curve) and {"step", "loss"} <= set(curve.columns):
             st.line_chart(curve, x="step", y="loss", height=200)
 
-others = [name for name in results.audits if name not in KNOWN_AUDITS]
+# Audits not installed here have no page of their own: shown in full on this one.
+others = [name for name in results.audits if name not in AUDITS]
 for name in others:
     st.subheader(f"Audit: {name}")
     if ui.audit_or_notice(results, name) is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from auditkit.api.outputs import Outputs
 from auditkit.api.results import AuditResult, RunResults
 from auditkit.progress import Progress
 
@@ -74,9 +75,9 @@ class Audit(ABC):
     # Audits whose results this one reads (through ctx.results) when they are in the run: the
     # runner runs those first, whatever order the suite lists them in.
     reads: ClassVar[tuple[str, ...]] = ()
-    # The metric leaves (last dotted part) that summarise the audit, most telling first: the
-    # CLI summary and the dashboard's scorecard read these, so no reader keeps its own list.
-    headline: ClassVar[tuple[str, ...]] = ()
+    # What it writes: titles, metric families, tables, artifacts and headline numbers. The
+    # report, dashboard, CLI summary and docs read this, so no reader keeps its own list.
+    outputs: ClassVar[Outputs] = Outputs()
 
     def __init__(self, config: AuditConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

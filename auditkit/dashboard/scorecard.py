@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditkit.api.registry import headline
+from auditkit.api.registry import audit_order, outputs
 from auditkit.api.results import RunResults
 from auditkit.dashboard.runs import format_metric
 
-KNOWN_AUDITS = ("performance", "robustness", "fairness", "explanations", "efficiency")
-
 
 def scorecard(results: RunResults) -> list[dict[str, Any]]:
-    """One row per headline metric of each audit; a failed or missing audit gets one row."""
+    """One row per declared headline metric of each audit (`Outputs.headlines`); a failed or
+    missing audit gets one row."""
     rows: list[dict[str, Any]] = []
-    names = list(KNOWN_AUDITS) + [a for a in results.audits if a not in KNOWN_AUDITS]
-    for audit in names:
+    for audit in audit_order(list(results.audits)):
         result = results.audits.get(audit)
         if result is None:
             rows.append({"audit": audit, "status": "not run", "metric": "", "value": ""})
@@ -24,14 +22,11 @@ def scorecard(results: RunResults) -> list[dict[str, Any]]:
             reason = f"{result.error.type}: {result.error.message}" if result.error else "?"
             rows.append({"audit": audit, "status": "failed", "metric": "", "value": reason})
             continue
-        leaves = headline(audit)
-        picked = [
-            (name, m)
-            for name, m in result.metrics.items()
-            if leaves is None or name.rpartition(".")[2] in leaves
-        ]
-        if leaves:  # headline order, then the order the audit wrote them
-            picked.sort(key=lambda item: leaves.index(item[0].rpartition(".")[2]))
+        declared = outputs(audit)
+        if declared.headlines:  # headline order, then the order the audit wrote them
+            picked = declared.headline_metrics(result.metrics, ranked=True)
+        else:  # an audit that declares no headline: all its metrics
+            picked = list(result.metrics.items())
         if not picked:
             rows.append({"audit": audit, "status": "ok", "metric": "", "value": "no metrics"})
         for name, m in picked:

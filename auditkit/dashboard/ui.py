@@ -29,6 +29,7 @@ from auditkit.dashboard.runs import (
 RUNS_KEY = "ak_runs"
 RUN_KEY = "ak_run"
 ROOT_KEY = "ak_root"
+PAGE_AUDIT_KEY = "ak_page_audit"  # the audit the generic page (app/views/audit.py) shows
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -175,12 +176,18 @@ def metric_cards(results: RunResults, audit: str, names: list[str]) -> None:
             col.caption(f"{confidence:.0%} CI {format_ci(m.ci_low, m.ci_high)}")
 
 
-def generic(results: RunResults, audit: str, *, skip_tables: tuple[str, ...] = ()) -> None:
+def generic(
+    results: RunResults,
+    audit: str,
+    *,
+    skip_tables: tuple[str, ...] = (),
+    expanded: bool = False,
+) -> None:
     """Every metric (with CIs) and every table of an audit, so new additions always show."""
     import pandas as pd
 
     result = results.audits[audit]
-    with st.expander(f"All {audit} metrics and tables", expanded=False):
+    with st.expander(f"All {audit} metrics and tables", expanded=expanded):
         frame = metrics_frame(results, audit)
         if len(frame):
             frame.insert(

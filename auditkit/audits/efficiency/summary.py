@@ -8,44 +8,13 @@ from auditkit.api.audit import AuditContext
 from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.efficiency import roofline as R
 from auditkit.audits.efficiency.config import EfficiencyConfig
+from auditkit.audits.efficiency.outputs import OUTPUTS
 from auditkit.audits.efficiency.timing import TimingResult
 from auditkit.audits.efficiency.variants import Variant
 
-LATENCY_COLUMNS = [
-    "variant",
-    "batch_size",
-    "p50_ms",
-    "p90_ms",
-    "p99_ms",
-    "iqr_ms",
-    "iterations",
-    "throughput_per_s",
-    "tokens_per_s",
-]
-TRADEOFF_COLUMNS = [
-    "variant",
-    "batch_size",
-    "p50_ms",
-    "throughput_per_s",
-    "accuracy",
-    "accuracy_delta",
-    "macro_f1",
-    "macro_f1_delta",
-    "available",
-    "note",
-    "size_mb",
-    "peak_rss_mb",
-    "device",
-]
-ROOFLINE_COLUMNS = [
-    "batch_size",
-    "seq_len",
-    "gflops_per_example",
-    "achieved_gflops",
-    "peak_gflops",
-    "peak_share",
-    "variant",
-]
+LATENCY_COLUMNS = OUTPUTS.columns("latency")
+TRADEOFF_COLUMNS = [*OUTPUTS.columns("tradeoffs"), "size_mb", "peak_rss_mb", "device"]
+ROOFLINE_COLUMNS = [*OUTPUTS.columns("roofline"), "variant"]
 
 
 class Measured:

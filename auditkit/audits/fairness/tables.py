@@ -6,6 +6,7 @@ import numpy as np
 
 from auditkit.api.results import Table
 from auditkit.audits.fairness.metrics import FlipReport, GroupReport
+from auditkit.audits.fairness.outputs import OUTPUTS
 from auditkit.audits.fairness.probes import ProbeSet
 
 
@@ -48,18 +49,7 @@ class Tables:
         sel = [f"selection_rate_{name}" for name in self.labels]
         out = {
             "group_metrics": Table(
-                columns=[
-                    "attribute",
-                    "group",
-                    "n",
-                    "accuracy",
-                    "accuracy_ci_low",
-                    "accuracy_ci_high",
-                    "macro_f1",
-                    "macro_f1_ci_low",
-                    "macro_f1_ci_high",
-                    *sel,
-                ],
+                columns=[*OUTPUTS.columns("group_metrics"), *sel],
                 rows=self.groups,
                 description="counterfactual attributes: n = probe variants of the group; "
                 "column.<C>: test rows with that value",

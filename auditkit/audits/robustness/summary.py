@@ -10,19 +10,9 @@ import numpy as np
 from auditkit import metrics as M
 from auditkit.api.results import Metric
 from auditkit.audits.robustness.attacker import AttackOutcome
+from auditkit.audits.robustness.outputs import OUTPUTS
 
-ATTACK_COLUMNS = [
-    "recipe",
-    "n",
-    "clean_accuracy",
-    "accuracy_under_attack",
-    "attack_success_rate",
-    "perturbed_word_share",
-    "avg_queries",
-    "valid_attack_share",
-    "accuracy_under_valid_attack",
-    "seconds",
-]
+ATTACK_COLUMNS = OUTPUTS.columns("attacks")
 
 
 @dataclass
