@@ -22,8 +22,8 @@ if (_REPO / "auditkit" / "__init__.py").is_file() and str(_REPO) not in sys.path
 
 import streamlit as st  # noqa: E402
 
+from app import ui  # noqa: E402
 from auditkit.api.registry import audit_order, outputs  # noqa: E402
-from auditkit.dashboard import ui  # noqa: E402
 
 st.set_page_config(page_title="auditkit", layout="wide")
 

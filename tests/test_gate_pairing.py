@@ -54,7 +54,7 @@ def gate(base_dir: Path, cur_dir: Path, tmp_path: Path) -> GateReport:
 
 
 def dashboard(base_dir: Path, cur_dir: Path, alpha: float):
-    """What the Compare page computes for the pair (auditkit.dashboard.ui._compare, minus st)."""
+    """What the Compare page computes for the pair (app/ui.py _compare, minus st)."""
     runs = [read_run(base_dir)[0], read_run(cur_dir)[0]]
     preds = []
     for results, folder in zip(runs, (base_dir, cur_dir), strict=True):

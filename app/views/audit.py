@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import ui
 from auditkit.api.registry import outputs
-from auditkit.dashboard import ui
 
 name = st.session_state.get(ui.PAGE_AUDIT_KEY)
 if not name:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from auditkit.dashboard import ui
+from app import ui
 
 st.title("Compare two runs")
 runs = [e for e in ui.runs() if e.problem is None]

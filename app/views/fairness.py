@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from auditkit.dashboard import ui
+from app import ui
 from auditkit.dashboard.html import esc, labelled, word_diff
 from auditkit.dashboard.runs import metrics_frame
 

@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app import ui
 from auditkit.api.registry import AUDITS
-from auditkit.dashboard import ui
 from auditkit.dashboard.runs import gate_passed
 from auditkit.dashboard.scorecard import manifest_rows, scorecard
 

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from auditkit.dashboard import ui
+from app import ui
 
 entry, results = ui.current_run()
 ui.page_header("Performance", entry, results)

@@ -3,7 +3,8 @@
 `runs` finds and loads run directories (only through `auditkit.api.results.load_results` and the
 artifacts that results.json names), `compare` pairs two runs metric by metric with a
 significance test, and `html` builds the little HTML the app renders itself, escaped.
-The Streamlit pages live in `app/`; `ui` holds the Streamlit helpers they share.
+Nothing here imports Streamlit: the pages live in `app/views/`, and `app/ui.py` holds the
+Streamlit helpers they share.
 """
 
 from auditkit.dashboard.runs import (

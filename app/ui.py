@@ -1,5 +1,8 @@
 """Streamlit helpers the dashboard's pages share: the sidebar, cached loading, audit sections.
 
+They live beside the pages (imported as `app.ui`; app/main.py puts the checkout on sys.path), so
+auditkit/dashboard/ holds logic only and imports no Streamlit.
+
 Loaded runs and artifacts are cached with `st.cache_data`, keyed by the file's path *and* its
 modification time, so a run that is rewritten (results.json is rewritten after every stage)
 is read again, while flipping between pages costs nothing.
