@@ -196,3 +196,18 @@ def test_ci_comparison_verdicts_follow_direction(tmp_path):
     m.ci_low, m.ci_high = 0.0, 0.35
     ece = {c.path: c for c in compare_runs(a, b, nope)}["performance.ece"]
     assert ece.verdict == "not significant" and ece.p_value > 0.2
+
+
+def test_dashboard_logic_imports_no_streamlit():
+    """auditkit/dashboard/ is logic only; the Streamlit helpers live in app/ui.py."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, auditkit.dashboard as d; "
+        "[importlib.import_module('auditkit.dashboard.' + m.name) "
+        "for m in pkgutil.iter_modules(d.__path__)]; "
+        "print('streamlit' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
