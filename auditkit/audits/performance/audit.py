@@ -31,8 +31,37 @@ class PerformanceAudit(Audit):
         labels = ctx.data.label_names
         probs = ctx.model.predict_proba(texts, desc="predict test set")
         result = evaluate_predictions(probs, y, labels, cfg, seed=ctx.seed)
+        if cfg.calibration.temperature:
+            _temperature_scaling(ctx, cfg, probs, y, result)
         result.artifacts["predictions"] = write_predictions(ctx, texts, y, probs)
         return result
+
+
+def _temperature_scaling(
+    ctx: AuditContext, cfg: PerformanceConfig, probs: np.ndarray, y: np.ndarray, result
+) -> None:
+    """Temperature scaling measured on the test split (see calibration.py); adds metrics
+    `calibration.*` and the comparison table `calibration_changes`."""
+    from auditkit.audits.performance import calibration as C
+
+    val = ctx.data.validation
+    val_probs = y_val = None
+    if val is not None and len(val) >= 2:
+        val_probs = ctx.model.predict_proba(val["text"], desc="predict validation set")
+        y_val = np.asarray(val["label"], dtype=np.int64)
+    fitted = C.calibrate(probs, y, val_probs, y_val, seed=ctx.seed)
+    boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
+    found = C.changes(probs, fitted.probs, y, bins=cfg.ece_bins, **boot)
+    ece_ci = M.bootstrap(
+        lambda idx: M.expected_calibration_error(fitted.probs, y, cfg.ece_bins, idx), len(y), **boot
+    )[:2]
+    metrics, tables = C.temperature_outputs(fitted, found, {"ece": ece_ci})
+    result.metrics.update(metrics)
+    result.tables.update(tables)
+    if val_probs is None:
+        result.warnings.append(
+            "no validation split: the temperature was cross-fitted on two halves of the test split"
+        )
 
 
 def evaluate_predictions(

@@ -1,11 +1,17 @@
 """What the performance audit writes (read by the report, dashboard, CLI summary and docs)."""
 
 from auditkit.api.outputs import ArtifactSpec, Headline, MetricSpec, Outputs, TableSpec
+from auditkit.comparison import COLUMNS as CHANGE_COLUMNS
+
+_TS = "with `calibration.temperature` (the default)"
 
 OUTPUTS = Outputs(
     title="Performance",
     icon=":material/target:",
-    summary="Accuracy, F1 and calibration on the test split, each with a bootstrap CI.",
+    summary=(
+        "Accuracy, F1 and calibration on the test split, each with a bootstrap CI, and "
+        "calibration after temperature scaling fitted on the validation split."
+    ),
     metrics=(
         MetricSpec("accuracy", "share of test examples predicted right", "higher"),
         MetricSpec("macro_f1", "F1 averaged over classes, each class counting the same", "higher"),
@@ -17,6 +23,14 @@ OUTPUTS = Outputs(
             "majority_baseline_accuracy", "accuracy of always predicting the most common class"
         ),
         MetricSpec("n_examples", "test examples scored", unit="examples"),
+        MetricSpec(
+            "calibration.temperature",
+            "the fitted temperature T (logits / T); above 1 means the model was overconfident",
+            when=_TS,
+        ),
+        MetricSpec("calibration.ece", "ECE after temperature scaling", "lower", when=_TS),
+        MetricSpec("calibration.brier", "Brier score after temperature scaling", "lower", when=_TS),
+        MetricSpec("calibration.nll", "NLL after temperature scaling", "lower", "nats", when=_TS),
     ),
     tables=(
         TableSpec("per_class", ("label", "precision", "recall", "f1", "support")),
@@ -27,6 +41,13 @@ OUTPUTS = Outputs(
             more="one column per predicted label",
         ),
         TableSpec("reliability", ("bin_low", "bin_high", "count", "confidence", "accuracy")),
+        TableSpec(
+            "calibration_changes",
+            tuple(CHANGE_COLUMNS),
+            "a comparison table: ece, brier and nll before and after temperature scaling "
+            "(subject `temperature`), each change with a paired bootstrap interval",
+            when=_TS,
+        ),
     ),
     artifacts=(
         ArtifactSpec(
