@@ -78,6 +78,29 @@ def expected_calibration_error(
     return np.abs(sums.reshape(b, n_bins)).sum(axis=1) / n
 
 
+def classwise_ece(
+    probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15, idx: np.ndarray | None = None
+) -> np.ndarray:
+    """Classwise ECE (Kull et al. 2019), one value per class: for class k, the binned gap
+    between p_k and the frequency of k, over every example (not only those predicted k).
+    With `idx` (B, n) it returns (B, k), one row per bootstrap replicate."""
+    y = np.asarray(y_true)
+    k = probs.shape[1]
+    out = []
+    for c in range(k):
+        p = probs[:, c]
+        gap = (y == c).astype(np.float64) - p
+        bins = calibration_bins(p, n_bins)
+        if idx is None:
+            out.append(np.abs(np.bincount(bins, weights=gap, minlength=n_bins)).sum() / len(gap))
+            continue
+        b, n = idx.shape
+        codes = bins[idx] + (np.arange(b)[:, None] * n_bins)
+        sums = np.bincount(codes.ravel(), weights=gap[idx].ravel(), minlength=b * n_bins)
+        out.append(np.abs(sums.reshape(b, n_bins)).sum(axis=1) / n)
+    return np.stack(out, axis=-1)
+
+
 def reliability_table(
     probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15
 ) -> list[list[float | int | None]]:

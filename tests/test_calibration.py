@@ -104,3 +104,22 @@ def test_the_audit_reports_before_and_after_and_leaves_accuracy(toy_suite, tmp_p
     metrics = results.audits["performance"].metrics
     assert not [k for k in metrics if k.startswith("calibration.")]
     assert metrics["accuracy"].value == perf.metrics["accuracy"].value  # same model, same test
+
+
+def test_classwise_ece_matches_a_hand_computation():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]])
+    y = np.array([0, 1, 1, 2])
+    bins = 2  # [0, .5) and [.5, 1]
+    expected = []
+    for c in range(3):
+        p, hit = probs[:, c], (y == c).astype(float)
+        gap = 0.0
+        for low, high in ((0, 0.5), (0.5, 1.01)):
+            m = (p >= low) & (p < high)
+            gap += abs((hit[m] - p[m]).sum())
+        expected.append(gap / len(y))
+    np.testing.assert_allclose(M.classwise_ece(probs, y, bins), expected)
+    idx = np.array([[0, 1, 2, 3], [3, 3, 0, 1]])
+    batched = M.classwise_ece(probs, y, bins, idx)
+    np.testing.assert_allclose(batched[0], expected)
+    np.testing.assert_allclose(batched[1], M.classwise_ece(probs[idx[1]], y[idx[1]], bins))

@@ -88,7 +88,11 @@ def evaluate_predictions(
     ci["ece"] = M.bootstrap(
         lambda idx: M.expected_calibration_error(probs, y, cfg.ece_bins, idx), n, **boot
     )[:2]
+    ci["classwise_ece"] = M.bootstrap(
+        lambda idx: M.classwise_ece(probs, y, cfg.ece_bins, idx).mean(axis=1), n, **boot
+    )[:2]
     ece = M.expected_calibration_error(probs, y, cfg.ece_bins)
+    per_class_ece = M.classwise_ece(probs, y, cfg.ece_bins)
     majority = float(np.bincount(y, minlength=k).max() / n)
 
     def metric(value, key=None, hib=None, unit=None, desc=None):
@@ -105,26 +109,19 @@ def evaluate_predictions(
         "ece": metric(ece, "ece", False, desc=f"top-label ECE, {cfg.ece_bins} equal-width bins"),
         "brier": metric(M.brier_score(probs, y), hib=False, desc="multiclass Brier score"),
         "nll": metric(M.negative_log_likelihood(probs, y), hib=False, unit="nats"),
+        "classwise_ece": metric(
+            float(per_class_ece.mean()),
+            "classwise_ece",
+            False,
+            desc=f"classwise ECE, mean over classes, {cfg.ece_bins} equal-width bins",
+        ),
         "majority_baseline_accuracy": metric(
             majority, desc="accuracy of always predicting the most frequent test class"
         ),
         "n_examples": metric(n, unit="examples"),
     }
-    result.tables["per_class"] = Table(
-        columns=["label", "precision", "recall", "f1", "support"],
-        rows=[
-            [labels[i], float(prec[i]), float(rec[i]), float(f1[i]), int(support[i])]
-            for i in range(k)
-        ],
-    )
-    result.tables["confusion_matrix"] = Table(
-        columns=["gold", *labels],
-        rows=[[labels[i], *map(int, cm[i])] for i in range(k)],
-        description="rows are gold labels, columns are predicted labels",
-    )
-    result.tables["reliability"] = Table(
-        columns=["bin_low", "bin_high", "count", "confidence", "accuracy"],
-        rows=M.reliability_table(probs, y, cfg.ece_bins),
+    result.tables.update(
+        _tables(probs, y, labels, cfg, cm, (prec, rec, f1, support), per_class_ece)
     )
     low = ci["accuracy"][0]
     if low is not None and low <= majority:
@@ -136,6 +133,46 @@ def evaluate_predictions(
     if missing:
         result.warnings.append(f"the model never predicts {missing}")
     return result
+
+
+def _tables(
+    probs: np.ndarray,
+    y: np.ndarray,
+    labels: list[str],
+    cfg: PerformanceConfig,
+    cm: np.ndarray,
+    scores: tuple,
+    per_class_ece: np.ndarray,
+) -> dict[str, Table]:
+    """The per-class, confusion, reliability and classwise-calibration tables."""
+    k = len(labels)
+    prec, rec, f1, support = scores
+    out: dict[str, Table] = {}
+    out["per_class"] = Table(
+        columns=["label", "precision", "recall", "f1", "support"],
+        rows=[
+            [labels[i], float(prec[i]), float(rec[i]), float(f1[i]), int(support[i])]
+            for i in range(k)
+        ],
+    )
+    out["confusion_matrix"] = Table(
+        columns=["gold", *labels],
+        rows=[[labels[i], *map(int, cm[i])] for i in range(k)],
+        description="rows are gold labels, columns are predicted labels",
+    )
+    out["reliability"] = Table(
+        columns=["bin_low", "bin_high", "count", "confidence", "accuracy"],
+        rows=M.reliability_table(probs, y, cfg.ece_bins),
+    )
+    out["classwise_calibration"] = Table(
+        columns=OUTPUTS.columns("classwise_calibration"),
+        rows=[
+            [labels[c], float(per_class_ece[c]), float(probs[:, c].mean()), float((y == c).mean())]
+            for c in range(k)
+        ],
+        description="classwise ECE per class: p_k against the frequency of k over all examples",
+    )
+    return out
 
 
 def write_predictions(ctx: AuditContext, texts, y: np.ndarray, probs: np.ndarray) -> str:

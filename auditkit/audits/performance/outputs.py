@@ -20,6 +20,12 @@ OUTPUTS = Outputs(
         MetricSpec("brier", "Brier score of the predicted probabilities", "lower"),
         MetricSpec("nll", "negative log-likelihood of the gold label", "lower", "nats"),
         MetricSpec(
+            "classwise_ece",
+            "classwise ECE (Kull et al. 2019): each class's probability against its frequency, "
+            "binned, averaged over classes",
+            "lower",
+        ),
+        MetricSpec(
             "majority_baseline_accuracy", "accuracy of always predicting the most common class"
         ),
         MetricSpec("n_examples", "test examples scored", unit="examples"),
@@ -41,6 +47,12 @@ OUTPUTS = Outputs(
             more="one column per predicted label",
         ),
         TableSpec("reliability", ("bin_low", "bin_high", "count", "confidence", "accuracy")),
+        TableSpec(
+            "classwise_calibration",
+            ("label", "ece", "mean_probability", "frequency"),
+            "per class: its classwise ECE, its mean predicted probability and its share of the "
+            "test split",
+        ),
         TableSpec(
             "calibration_changes",
             tuple(CHANGE_COLUMNS),
