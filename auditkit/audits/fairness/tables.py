@@ -55,38 +55,19 @@ class Tables:
                 "column.<C>: test rows with that value",
             ),
             "parity": Table(
-                columns=[
-                    "attribute",
-                    "class",
-                    "demographic_parity_difference",
-                    "demographic_parity_ratio",
-                    "equalized_odds_difference",
-                ],
+                columns=OUTPUTS.columns("parity"),
                 rows=self.parity,
                 description="one class against the rest",
             ),
             "flip_rates": Table(
                 columns=[
-                    "attribute",
-                    "group_a",
-                    "group_b",
-                    "n",
-                    "flip_rate",
-                    "ci_low",
-                    "ci_high",
-                    "mean_abs_delta_p",
+                    *OUTPUTS.columns("flip_rates"),
                     *[f"mean_abs_delta_p_{name}" for name in self.labels],
                 ],
                 rows=self.flips,
             ),
             "probes": Table(
-                columns=[
-                    "attribute",
-                    "group",
-                    "from_test_data",
-                    "from_templates",
-                    "mentioned_in_test_data",
-                ],
+                columns=OUTPUTS.columns("probes"),
                 rows=self.probes,
                 description="every probe is written once per group, so each group gets "
                 "from_test_data + from_templates examples",
@@ -94,13 +75,13 @@ class Tables:
         }
         if self.mitigation:
             out["mitigation"] = Table(
-                columns=["attribute", "metric", "before", "after", "delta"],
+                columns=OUTPUTS.columns("mitigation"),
                 rows=self.mitigation,
                 description="held-out probes only: no probe text is in the augmented training set",
             )
         if self.threshold:
             out["threshold_optimizer"] = Table(
-                columns=["attribute", "positive_class", "metric", "before", "after", "delta"],
+                columns=OUTPUTS.columns("threshold_optimizer"),
                 rows=self.threshold,
                 description="fairlearn ThresholdOptimizer on the binary view, fitted on half the "
                 "probes and measured on the other half",
