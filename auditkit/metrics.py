@@ -124,6 +124,33 @@ def reliability_table(
     return rows
 
 
+def classwise_reliability_table(
+    probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15
+) -> list[list[float | int | None]]:
+    """Rows of (class, bin_low, bin_high, count, mean p_class, frequency of class) per class:
+    the bins classwise ECE sums over, for one reliability diagram per class."""
+    y = np.asarray(y_true)
+    rows: list[list[float | int | None]] = []
+    for c in range(probs.shape[1]):
+        p = probs[:, c]
+        hit = y == c
+        bins = calibration_bins(p, n_bins)
+        for b in range(n_bins):
+            mask = bins == b
+            count = int(mask.sum())
+            rows.append(
+                [
+                    c,
+                    round(b / n_bins, 6),
+                    round((b + 1) / n_bins, 6),
+                    count,
+                    float(p[mask].mean()) if count else None,
+                    float(hit[mask].mean()) if count else None,
+                ]
+            )
+    return rows
+
+
 def brier_score(probs: np.ndarray, y_true: np.ndarray) -> float:
     """Multiclass Brier score: mean over examples of sum_k (p_k - 1[y = k])^2."""
     onehot = np.eye(probs.shape[1])[np.asarray(y_true)]

@@ -3,6 +3,7 @@
 - `loading`: resolution (local folder, packaged MiniLM, Hub), fingerprints, the device, and
   the handle factories: `load_model` (from the suite's `model:` section) and `load_handle`;
 - `handle`: `ModelHandle`, its length-sorted batching and out-of-memory retry;
+- `temperature`: a temperature stored in the model's config, which every probability uses;
 - `pooling`: mean pooling for sentence-transformers checkpoints (imports torch, so its names
   are loaded here only when asked for).
 """
@@ -28,6 +29,12 @@ from auditkit.models.loading import (
     resolve_model,
     resolve_model_spec,
 )
+from auditkit.models.temperature import (
+    TEMPERATURE_ATTR,
+    probabilities,
+    set_temperature,
+    temperature_of,
+)
 
 _POOLING_NAMES = (
     "POOLING_ATTR",
@@ -51,6 +58,10 @@ __all__ = [
     "resolve_device",
     "resolve_model",
     "resolve_model_spec",
+    "TEMPERATURE_ATTR",
+    "probabilities",
+    "set_temperature",
+    "temperature_of",
     *_POOLING_NAMES,
 ]
 

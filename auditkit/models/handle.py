@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from auditkit.errors import AuditkitError
+from auditkit.models.temperature import probabilities
 from auditkit.progress import enabled_by_env
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class ModelHandle:
             logits = self.model(
                 input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
             ).logits
-            probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            probs = probabilities(logits, self.model).cpu().numpy()
         self.forward_calls += 1
         self.examples_seen += len(batch_ids)
         return probs

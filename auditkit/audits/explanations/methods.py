@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from auditkit.errors import AuditkitError
+from auditkit.models.temperature import probabilities
 
 if TYPE_CHECKING:
     import torch
@@ -113,10 +114,9 @@ class ProbabilityForward:
         self.model = model
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        import torch
 
         logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return torch.softmax(logits.float(), dim=-1)
+        return probabilities(logits, self.model)
 
 
 class EmbedsForward:
@@ -126,7 +126,6 @@ class EmbedsForward:
         self.model = model
 
     def __call__(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        import torch
 
         logits = self.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask).logits
-        return torch.softmax(logits.float(), dim=-1)
+        return probabilities(logits, self.model)

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from auditkit.models.temperature import probabilities
+
 
 class LayerOutputForward:
     """f(layer output) -> class probabilities: runs the model with `layer`'s output replaced."""
@@ -35,14 +37,13 @@ class LayerOutputForward:
         self.layer = layer
 
     def __call__(self, layer_out: Any, input_ids: Any, attention_mask: Any) -> Any:
-        import torch
 
         hook = self.layer.register_forward_hook(lambda module, args, out: layer_out)
         try:
             logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
         finally:
             hook.remove()
-        return torch.softmax(logits.float(), dim=-1)
+        return probabilities(logits, self.model)
 
     def capture(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
         """The layer's own output and the probabilities, for the path's two ends."""
@@ -57,7 +58,7 @@ class LayerOutputForward:
             hook.remove()
         if len(seen) != 1 or not isinstance(seen[0], torch.Tensor):
             raise TypeError(f"{type(self.layer).__name__} did not return one tensor")
-        return seen[0].detach(), torch.softmax(logits.float(), dim=-1)
+        return seen[0].detach(), probabilities(logits, self.model)
 
 
 @dataclass

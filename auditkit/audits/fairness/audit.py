@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from auditkit.api.audit import Audit, AuditContext
-from auditkit.api.results import AuditResult, Metric
+from auditkit.api.results import AuditResult, Metric, Table
+from auditkit.audits.fairness import coverage
 from auditkit.audits.fairness.config import FairnessConfig, resolve_attributes
 from auditkit.audits.fairness.metrics import FlipReport, GroupReport, flip_report, group_report
 from auditkit.audits.fairness.metrics import headline as _headline
@@ -29,6 +30,7 @@ class FairnessAudit(Audit):
     name = "fairness"
     description = "counterfactual identity swaps, fairlearn group metrics, mitigation"
     tags = ("fairness",)
+    reads = ("performance",)  # its conformal thresholds, for coverage per group
     outputs = OUTPUTS
     Config = FairnessConfig
 
@@ -55,6 +57,7 @@ class FairnessAudit(Audit):
         )
         for column in cfg.metadata_columns:
             _score_column(column, list(test[column]), y, probs["__test__"], k, boot, result, tables)
+        _conformal_coverage(ctx, cfg, probe_sets, probs, y, boot, result)
 
         flips_out.sort(key=lambda r: (not r["flipped"], -r["delta_p"]))
         result.artifacts["flips"] = _write_jsonl(ctx, FLIPS_FILE, flips_out[: cfg.max_flips])
@@ -173,6 +176,42 @@ def _predict(model, probe_sets: dict[str, ProbeSet], test_texts: list[str], desc
         out[a] = flat[rows].reshape(ps.n, len(ps.groups), -1)
     out["__test__"] = flat[[wanted[t] for t in test_texts]]
     return out
+
+
+def _conformal_coverage(ctx, cfg, probe_sets, probs, y, boot: dict, result) -> None:
+    """Coverage of the performance audit's conformal sets per group (coverage.py), when the
+    performance audit ran with conformal sets; adds table `conformal_by_group`."""
+    cals = coverage.calibrations(ctx.results.audits.get("performance") if ctx.results else None)
+    if not cals:
+        return
+    rows: list[list] = []
+    for a, ps in probe_sets.items():
+        if ps.n:
+            labels = np.array([p.label for p in ps.probes], dtype=np.int64)
+            found = coverage.by_group(a, probs[a], labels, ps.groups, cals, boot)
+            rows += found.rows
+            result.metrics.update(found.metrics)
+    for column in cfg.metadata_columns:
+        values = list(ctx.data.test[column])
+        keep = ~_missing(values)
+        if keep.sum() == 0:
+            continue
+        found = coverage.by_group(
+            f"column.{column}",
+            probs["__test__"][keep],
+            y[keep],
+            [str(v) for v, ok in zip(values, keep, strict=True) if ok],
+            cals,
+            boot,
+        )
+        rows += found.rows
+        result.metrics.update(found.metrics)
+    result.tables["conformal_by_group"] = Table(
+        columns=OUTPUTS.columns("conformal_by_group"),
+        rows=rows,
+        description="the performance audit's conformal sets (its thresholds), covered per group: "
+        "counterfactual attributes over their probe variants, column.<C> over test rows",
+    )
 
 
 def _attribute_reports(ps: ProbeSet, probs: np.ndarray, k: int, boot: dict):

@@ -4,6 +4,7 @@ from auditkit.api.outputs import ArtifactSpec, Headline, MetricSpec, Outputs, Ta
 from auditkit.comparison import COLUMNS as CHANGE_COLUMNS
 
 _MIT = "with mitigation"
+_CONF = "when the performance audit ran with conformal sets (`performance.conformal`)"
 _THR = "with `threshold_optimizer` on that attribute"
 
 
@@ -96,6 +97,19 @@ OUTPUTS = Outputs(
         MetricSpec("column.{column}.n_examples", "test rows with a value", unit="examples"),
         *_parity("column.{column}"),
         MetricSpec(
+            "column.{column}.conformal.{score}.{alpha}.coverage_gap",
+            "largest gap in conformal-set coverage between the column's values (the "
+            "performance audit's sets; {alpha} as in its `conformal.*` metrics)",
+            "lower",
+            when=_CONF,
+        ),
+        MetricSpec(
+            "{attribute}.conformal.{score}.{alpha}.coverage_gap",
+            "largest gap in conformal-set coverage between groups over the probe variants",
+            "lower",
+            when=_CONF,
+        ),
+        MetricSpec(
             "{attribute}.counterfactual_flip_rate",
             "share of probes whose prediction changes when only the group term is swapped",
             "lower",
@@ -169,6 +183,23 @@ OUTPUTS = Outputs(
             "the same pairs as a comparison table; clean_accuracy has a paired interval, the "
             "others the mitigated model's interval",
             when=_MIT,
+        ),
+        TableSpec(
+            "conformal_by_group",
+            (
+                "attribute",
+                "group",
+                "score",
+                "alpha",
+                "n",
+                "coverage",
+                "coverage_low",
+                "coverage_high",
+                "set_size",
+            ),
+            "the performance audit's conformal sets covered per group: counterfactual attributes "
+            "over their probe variants, `column.<C>` over test rows; Clopper-Pearson CIs",
+            when=_CONF,
         ),
         TableSpec(
             "threshold_optimizer",

@@ -31,26 +31,46 @@ class PerformanceAudit(Audit):
         labels = ctx.data.label_names
         probs = ctx.model.predict_proba(texts, desc="predict test set")
         result = evaluate_predictions(probs, y, labels, cfg, seed=ctx.seed)
+        val_probs, y_val = _validation(ctx, cfg)
         if cfg.calibration.temperature:
-            _temperature_scaling(ctx, cfg, probs, y, result)
+            fitted = add_temperature_scaling(cfg, probs, y, val_probs, y_val, ctx.seed, result)
+            if cfg.calibration.apply:
+                probs, val_probs = _apply_temperature(ctx, fitted, probs, val_probs, result)
+        if cfg.conformal.enabled:
+            add_conformal_sets(cfg, probs, y, val_probs, y_val, labels, ctx.seed, result)
         result.artifacts["predictions"] = write_predictions(ctx, texts, y, probs)
         return result
 
 
-def _temperature_scaling(
-    ctx: AuditContext, cfg: PerformanceConfig, probs: np.ndarray, y: np.ndarray, result
-) -> None:
+def _validation(ctx: AuditContext, cfg: PerformanceConfig):
+    """The validation split's probabilities and labels, when a calibration step needs them."""
+    val = ctx.data.validation
+    wanted = cfg.calibration.temperature or cfg.conformal.enabled
+    if not wanted or val is None or len(val) < 2:
+        return None, None
+    probs = ctx.model.predict_proba(val["text"], desc="predict validation set")
+    return probs, np.asarray(val["label"], dtype=np.int64)
+
+
+def _boot(cfg: PerformanceConfig, seed: int) -> dict:
+    return {"n_resamples": cfg.bootstrap, "seed": seed, "confidence": cfg.confidence}
+
+
+def add_temperature_scaling(
+    cfg: PerformanceConfig,
+    probs: np.ndarray,
+    y: np.ndarray,
+    val_probs: np.ndarray | None,
+    y_val: np.ndarray | None,
+    seed: int,
+    result: AuditResult,
+):
     """Temperature scaling measured on the test split (see calibration.py); adds metrics
-    `calibration.*` and the comparison table `calibration_changes`."""
+    `calibration.*` and the tables `calibration_changes` and `calibration_reliability`."""
     from auditkit.audits.performance import calibration as C
 
-    val = ctx.data.validation
-    val_probs = y_val = None
-    if val is not None and len(val) >= 2:
-        val_probs = ctx.model.predict_proba(val["text"], desc="predict validation set")
-        y_val = np.asarray(val["label"], dtype=np.int64)
-    fitted = C.calibrate(probs, y, val_probs, y_val, seed=ctx.seed)
-    boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
+    fitted = C.calibrate(probs, y, val_probs, y_val, seed=seed)
+    boot = _boot(cfg, seed)
     found = C.changes(probs, fitted.probs, y, bins=cfg.ece_bins, **boot)
     ece_ci = M.bootstrap(
         lambda idx: M.expected_calibration_error(fitted.probs, y, cfg.ece_bins, idx), len(y), **boot
@@ -58,10 +78,72 @@ def _temperature_scaling(
     metrics, tables = C.temperature_outputs(fitted, found, {"ece": ece_ci})
     result.metrics.update(metrics)
     result.tables.update(tables)
+    result.tables["calibration_reliability"] = Table(
+        columns=OUTPUTS.columns("calibration_reliability"),
+        rows=M.reliability_table(fitted.probs, y, cfg.ece_bins),
+        description=f"after temperature scaling, {fitted.how}",
+    )
     if val_probs is None:
         result.warnings.append(
             "no validation split: the temperature was cross-fitted on two halves of the test split"
         )
+    return fitted
+
+
+def _apply_temperature(ctx: AuditContext, fitted, probs, val_probs, result: AuditResult):
+    """`calibration.apply`: store T in the model's config, so that the rest of the run (this
+    audit's sets and predictions, every later audit, predict_proba) sees calibrated
+    probabilities; returns the test and validation probabilities rescaled to match."""
+    from auditkit.audits.performance import calibration as C
+    from auditkit.models.temperature import set_temperature, temperature_of
+
+    t = float(np.exp(np.mean(np.log(fitted.temperatures))))
+    model = ctx.model.model
+    set_temperature(model, temperature_of(model) * t)
+    result.config["calibration"]["applied_temperature"] = temperature_of(model)
+    if len(fitted.temperatures) > 1:
+        result.warnings.append(
+            f"calibration.apply: T = {t:.4g} (geometric mean of the two halves' fits) was fitted "
+            "on the test split, so later audits' calibration numbers are not held out"
+        )
+    earlier = [n for n in (ctx.results.audits if ctx.results else {}) if n != "performance"]
+    if earlier:
+        result.warnings.append(
+            f"calibration.apply: {', '.join(earlier)} ran before performance and used the "
+            "uncalibrated probabilities; list performance first in the suite's `audits:`"
+        )
+    scaled_val = None if val_probs is None else C.scale(val_probs, t)
+    return C.scale(probs, t), scaled_val
+
+
+def add_conformal_sets(
+    cfg: PerformanceConfig,
+    probs: np.ndarray,
+    y: np.ndarray,
+    val_probs: np.ndarray | None,
+    y_val: np.ndarray | None,
+    labels: list[str],
+    seed: int,
+    result: AuditResult,
+) -> None:
+    """Split conformal sets per score and alpha (prediction_sets.py); adds metrics
+    `conformal.*` and the tables `conformal` and `conformal_by_class`."""
+    from auditkit.audits.performance import prediction_sets as P
+
+    measured = P.measure(
+        probs, y, val_probs, y_val,
+        scores=cfg.conformal.scores, alphas=cfg.conformal.alphas, boot=_boot(cfg, seed),
+    )  # fmt: skip
+    how = (
+        f"calibrated on the validation split ({len(y_val)} examples)"
+        if y_val is not None
+        else "each half of the test split calibrated on the other (no validation split); the "
+        "threshold shown is from the whole test split"
+    )
+    metrics, tables, warnings = P.outputs(measured, labels, how)
+    result.metrics.update(metrics)
+    result.tables.update(tables)
+    result.warnings.extend(warnings)
 
 
 def evaluate_predictions(
@@ -163,6 +245,13 @@ def _tables(
     out["reliability"] = Table(
         columns=["bin_low", "bin_high", "count", "confidence", "accuracy"],
         rows=M.reliability_table(probs, y, cfg.ece_bins),
+    )
+    out["classwise_reliability"] = Table(
+        columns=OUTPUTS.columns("classwise_reliability"),
+        rows=[
+            [labels[r[0]], *r[1:]] for r in M.classwise_reliability_table(probs, y, cfg.ece_bins)
+        ],
+        description="per class: p_class binned, against how often the class is the gold one",
     )
     out["classwise_calibration"] = Table(
         columns=OUTPUTS.columns("classwise_calibration"),

@@ -19,6 +19,7 @@ import numpy as np
 from auditkit import comparison
 from auditkit import metrics as M
 from auditkit.api.results import Metric, Table
+from auditkit.conformal import halves
 
 LOG_T_BOUNDS = (np.log(0.05), np.log(20.0))
 _EPS = 1e-12
@@ -71,12 +72,10 @@ def calibrate(
         return Fitted(
             scale(test_probs, t), (t,), f"fitted on the validation split ({len(y_val)} examples)"
         )
-    n = len(y_test)
-    order = np.random.default_rng(seed).permutation(n)
-    halves = (order[: n // 2], order[n // 2 :])
+    parts = halves(len(y_test), seed)
     out = np.empty_like(np.asarray(test_probs, dtype=np.float64))
     temps = []
-    for fit_on, apply_to in (halves, halves[::-1]):
+    for fit_on, apply_to in (parts, parts[::-1]):
         t = fit_temperature(test_probs[fit_on], y_test[fit_on])
         out[apply_to] = scale(test_probs[apply_to], t)
         temps.append(t)

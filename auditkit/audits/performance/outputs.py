@@ -4,13 +4,22 @@ from auditkit.api.outputs import ArtifactSpec, Headline, MetricSpec, Outputs, Ta
 from auditkit.comparison import COLUMNS as CHANGE_COLUMNS
 
 _TS = "with `calibration.temperature` (the default)"
+_CP = (
+    "with `conformal.enabled` (the default), per score in `conformal.scores` and alpha in "
+    "`conformal.alphas`"
+)
+_SET = (
+    "{score} is `lac` or `aps`; {alpha} is the alpha as a name part: `a10` for 0.1, `a05` for "
+    "0.05, `a025` for 0.025"
+)
 
 OUTPUTS = Outputs(
     title="Performance",
     icon=":material/target:",
     summary=(
         "Accuracy, F1 and calibration on the test split, each with a bootstrap CI, and "
-        "calibration after temperature scaling fitted on the validation split."
+        "calibration after temperature scaling fitted on the validation split, and split "
+        "conformal prediction sets with their coverage."
     ),
     metrics=(
         MetricSpec("accuracy", "share of test examples predicted right", "higher"),
@@ -37,6 +46,39 @@ OUTPUTS = Outputs(
         MetricSpec("calibration.ece", "ECE after temperature scaling", "lower", when=_TS),
         MetricSpec("calibration.brier", "Brier score after temperature scaling", "lower", when=_TS),
         MetricSpec("calibration.nll", "NLL after temperature scaling", "lower", "nats", when=_TS),
+        MetricSpec(
+            "conformal.{score}.{alpha}.coverage",
+            "share of test prediction sets that hold the gold label (target 1 - alpha), with a "
+            "Clopper-Pearson CI; " + _SET,
+            "higher",
+            when=_CP,
+        ),
+        MetricSpec(
+            "conformal.{score}.{alpha}.set_size",
+            "mean number of labels per prediction set, bootstrap CI",
+            "lower",
+            "classes",
+            when=_CP,
+        ),
+        MetricSpec(
+            "conformal.{score}.{alpha}.singleton_share",
+            "share of prediction sets with exactly one label, Clopper-Pearson CI",
+            "higher",
+            when=_CP,
+        ),
+        MetricSpec(
+            "conformal.{score}.{alpha}.worst_class_coverage",
+            "the lowest coverage over gold classes (split conformal promises coverage only on "
+            "average over classes)",
+            "higher",
+            when=_CP,
+        ),
+        MetricSpec(
+            "conformal.{score}.{alpha}.threshold",
+            "the calibrated threshold: a class is in the set when its score is at most this; "
+            "null when the calibration split is too small for alpha (full sets)",
+            when=_CP,
+        ),
     ),
     tables=(
         TableSpec("per_class", ("label", "precision", "recall", "f1", "support")),
@@ -47,6 +89,54 @@ OUTPUTS = Outputs(
             more="one column per predicted label",
         ),
         TableSpec("reliability", ("bin_low", "bin_high", "count", "confidence", "accuracy")),
+        TableSpec(
+            "classwise_reliability",
+            ("label", "bin_low", "bin_high", "count", "mean_probability", "frequency"),
+            "per class and equal-width bin of p_class: the mean p_class and how often the class "
+            "is the gold one (one reliability diagram per class)",
+        ),
+        TableSpec(
+            "calibration_reliability",
+            ("bin_low", "bin_high", "count", "confidence", "accuracy"),
+            "the reliability table after temperature scaling",
+            when=_TS,
+        ),
+        TableSpec(
+            "conformal",
+            (
+                "score",
+                "alpha",
+                "target",
+                "n_calibration",
+                "threshold",
+                "coverage",
+                "coverage_low",
+                "coverage_high",
+                "set_size",
+                "set_size_low",
+                "set_size_high",
+                "singleton_share",
+                "empty_share",
+            ),
+            "one row per score and alpha: coverage against its target, and what it costs in "
+            "set size",
+            when=_CP,
+        ),
+        TableSpec(
+            "conformal_by_class",
+            (
+                "score",
+                "alpha",
+                "label",
+                "n",
+                "coverage",
+                "coverage_low",
+                "coverage_high",
+                "set_size",
+            ),
+            "coverage per gold class, per score and alpha",
+            when=_CP,
+        ),
         TableSpec(
             "classwise_calibration",
             ("label", "ece", "mean_probability", "frequency"),
