@@ -96,13 +96,19 @@ def test_full_report_has_every_section_with_its_plots(full):
     run_dir, html, page = full
     audits = ["performance", "robustness", "fairness", "explanations", "efficiency"]
     assert {*audits, "manifest", "gate"} <= page.ids
-    minimum = {"performance": 3, "robustness": 3, "fairness": 6, "explanations": 4,
+    minimum = {"performance": 5, "robustness": 3, "fairness": 6, "explanations": 4,
                "efficiency": 3, "manifest": 2}  # fmt: skip
     for section, n in minimum.items():
         assert page.count("figure", section) >= n, section
         assert page.count("svg", section) == page.count("figure", section), section
     perf = page.in_section("performance")
-    for title in ("Confusion matrix", "Reliability diagram", "Per-class precision, recall and F1"):
+    for title in (
+        "Confusion matrix",
+        "Reliability before and after temperature scaling",
+        "Per-class precision, recall and F1",
+        "Reliability per class",
+        "Conformal prediction sets: coverage and set size",
+    ):
         assert title in perf
     assert "95% bootstrap CIs" in perf  # per-class CIs from predictions.parquet
     rob = page.in_section("robustness")
@@ -185,11 +191,25 @@ def test_failed_audit_is_shown_with_its_reason_and_the_rest_renders(tmp_path):
 def test_performance_only_shows_not_run_for_the_others(tmp_path):
     run_dir = write_run(tmp_path / "run", audits=("performance",))
     html, page = render(run_dir)
-    assert page.count("figure", "performance") == 3
+    assert page.count("figure", "performance") == 5
     for name in ("robustness", "fairness", "explanations", "efficiency"):
         assert "not run" in page.in_section(name)
         assert page.count("figure", name) == 0
     assert html.count('<div class="tile t-not-run">') == 4
+
+
+def test_results_without_calibration_tables_keep_the_single_reliability_diagram(tmp_path):
+    """A run from before temperature scaling and conformal sets (or with both off)."""
+    run_dir = write_run(tmp_path / "run", audits=("performance",))
+    raw = json.loads((run_dir / "results.json").read_text())
+    tables = raw["audits"]["performance"]["tables"]
+    for name in ("calibration_reliability", "classwise_reliability", "conformal"):
+        del tables[name]
+    (run_dir / "results.json").write_text(json.dumps(raw))
+    _, page = render(run_dir)
+    perf = page.in_section("performance")
+    assert "Reliability diagram" in perf and "Reliability before and after" not in perf
+    assert page.count("figure", "performance") == 3
 
 
 def test_failed_run_shows_a_banner(tmp_path):

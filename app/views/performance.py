@@ -40,27 +40,86 @@ if cm is not None:
     left.dataframe(frame, hide_index=True, width="stretch")
 with right:
     per_class = ui.table(result, "per_class", title="Per class")
-    rel = result.tables.get("reliability")
-    if rel is not None:
-        st.subheader("Reliability")
-        r = pd.DataFrame(rel.rows, columns=rel.columns).dropna(subset=["confidence"])
-        if len(r):
-            points = (
-                alt.Chart(r)
-                .mark_circle()
-                .encode(
-                    x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1])),
-                    y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
-                    size="count:Q",
-                    tooltip=["bin_low", "bin_high", "count", "confidence", "accuracy"],
+    ui.table(result, "classwise_calibration", title="Per-class calibration", note=False)
+
+st.subheader("Calibration")
+ui.metric_cards(
+    results,
+    "performance",
+    ["calibration.temperature", "ece", "calibration.ece", "classwise_ece"],
+)
+curves = []
+for name, label in (("reliability", "the model"), ("calibration_reliability", "after T")):
+    t = result.tables.get(name)
+    if t is not None:
+        frame = pd.DataFrame(t.rows, columns=t.columns).dropna(subset=["confidence"])
+        curves.append(frame.assign(probabilities=label))
+if curves:
+    r = pd.concat(curves, ignore_index=True)
+    points = (
+        alt.Chart(r)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("probabilities:N", title=None),
+            tooltip=["probabilities", "bin_low", "bin_high", "count", "confidence", "accuracy"],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="x:Q", y="y:Q")
+    )
+    st.altair_chart(points + diagonal, width="stretch")
+    st.caption(
+        "Accuracy per confidence bin, before and after temperature scaling; the dashed line is "
+        "perfect calibration."
+    )
+ui.table(result, "calibration_changes", note=False)
+
+conformal = result.tables.get("conformal")
+if conformal is not None:
+    st.subheader("Conformal prediction sets")
+    st.caption(
+        "Each set holds the gold label with probability at least 1 - alpha on average over "
+        "examples (marginal coverage), not per class: compare the per-class coverage below."
+    )
+    c = pd.DataFrame(conformal.rows, columns=conformal.columns)
+    shown = pd.DataFrame(
+        {
+            "score": c["score"],
+            "target": c["target"],
+            "coverage": [
+                ui.format_metric(v, lo, hi)
+                for v, lo, hi in zip(
+                    c["coverage"], c["coverage_low"], c["coverage_high"], strict=True
                 )
-            )
-            diagonal = (
-                alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]}))
-                .mark_line(strokeDash=[4, 4], color="gray")
-                .encode(x="x:Q", y="y:Q")
-            )
-            st.altair_chart(points + diagonal, width="stretch")
+            ],
+            "set size": [
+                ui.format_metric(v, lo, hi)
+                for v, lo, hi in zip(
+                    c["set_size"], c["set_size_low"], c["set_size_high"], strict=True
+                )
+            ],
+            "singletons": c["singleton_share"],
+            "threshold": c["threshold"],
+        }
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    chart = (
+        alt.Chart(c)
+        .mark_point(filled=True, size=70)
+        .encode(
+            x=alt.X("set_size:Q", title="mean set size (classes)"),
+            y=alt.Y("coverage:Q", title="coverage", scale=alt.Scale(zero=False)),
+            color=alt.Color("score:N"),
+            shape=alt.Shape("target:N"),
+            tooltip=["score", "alpha", "target", "coverage", "set_size", "singleton_share"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+    ui.table(result, "conformal_by_class", title="Coverage per class", note=False)
 
 st.subheader("Misclassified examples")
 preds = ui.artifact(entry, results, "performance", "predictions")

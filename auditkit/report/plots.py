@@ -273,41 +273,128 @@ def reliability_diagram(records: Sequence[dict], *, key: str, title: str | None 
         fig, (ax, ax_n) = plt.subplots(
             2, 1, figsize=(4.6, 4.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
         )
-        lows = [_num(r.get("bin_low")) for r in records]
-        highs = [_num(r.get("bin_high")) for r in records]
-        conf = [_num(r.get("confidence")) for r in records]
-        acc = [_num(r.get("accuracy")) for r in records]
-        counts = [_num(r.get("count")) for r in records]
-        widths = [h - lo for lo, h in zip(lows, highs, strict=True)]
-        ax.plot([0, 1], [0, 1], ls="--", color="#888888", lw=0.9, label="perfect calibration")
-        ax.bar(
-            lows,
-            [0 if math.isnan(a) else a for a in acc],
-            widths,
-            align="edge",
-            color=PALETTE[0],
-            alpha=0.75,
-            edgecolor="white",
-            label="accuracy in bin",
-        )
-        ax.plot(conf, acc, "o", color=PALETTE[5], ms=3.5, label="mean confidence")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("accuracy")
-        ax.legend(fontsize=7, loc="upper left")
-        ax_n.bar(
-            lows,
-            [0 if math.isnan(c) else c for c in counts],
-            widths,
-            align="edge",
-            color="#999999",
-            edgecolor="white",
-        )
-        ax_n.set_ylabel("count")
-        ax_n.set_xlabel("confidence")
+        _reliability_panel(ax, ax_n, records, legend=True)
         if title:
             ax.set_title(title, fontsize=9, loc="left")
         return to_svg(fig, key, title or "reliability diagram")
+
+
+def reliability_diagrams(
+    panels: Sequence[tuple[str, Sequence[dict]]],
+    *,
+    key: str,
+    xlabel: str = "confidence",
+    ylabel: str = "accuracy",
+    title: str | None = None,
+    legend: bool = True,
+) -> str:
+    """Reliability diagrams side by side (before/after a fix, or one per class), each with its
+    bin counts beneath; records have bin_low, bin_high, count, confidence and accuracy."""
+    n = len(panels)
+    with plt.rc_context({**_RC, "svg.hashsalt": key, "axes.grid.axis": "both"}):
+        fig, axes = plt.subplots(
+            2,
+            n,
+            figsize=(min(3.3 * n, 10.5), 3.9),
+            sharex=True,
+            sharey="row",
+            squeeze=False,
+            gridspec_kw={"height_ratios": [3, 1]},
+        )
+        for j, (name, records) in enumerate(panels):
+            ax, ax_n = axes[0][j], axes[1][j]
+            _reliability_panel(
+                ax, ax_n, records, legend=legend and j == 0, xlabel=xlabel, ylabel=ylabel
+            )
+            ax.set_title(name, fontsize=9, loc="left")
+            if j:
+                ax.set_ylabel("")
+                ax_n.set_ylabel("")
+        if title:
+            fig.suptitle(title, fontsize=9, x=0.01, ha="left")
+        fig.tight_layout()
+        return to_svg(fig, key, title or "reliability diagrams")
+
+
+def _reliability_panel(
+    ax: Any,
+    ax_n: Any,
+    records: Sequence[dict],
+    *,
+    legend: bool,
+    xlabel: str = "confidence",
+    ylabel: str = "accuracy",
+) -> None:
+    lows = [_num(r.get("bin_low")) for r in records]
+    highs = [_num(r.get("bin_high")) for r in records]
+    conf = [_num(r.get("confidence")) for r in records]
+    acc = [_num(r.get("accuracy")) for r in records]
+    counts = [_num(r.get("count")) for r in records]
+    widths = [h - lo for lo, h in zip(lows, highs, strict=True)]
+    ax.plot([0, 1], [0, 1], ls="--", color="#888888", lw=0.9, label="perfect calibration")
+    ax.bar(
+        lows,
+        [0 if math.isnan(a) else a for a in acc],
+        widths,
+        align="edge",
+        color=PALETTE[0],
+        alpha=0.75,
+        edgecolor="white",
+        label=f"{ylabel} in bin",
+    )
+    ax.plot(conf, acc, "o", color=PALETTE[5], ms=3.5, label=f"mean {xlabel}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(fontsize=7, loc="upper left")
+    ax_n.bar(
+        lows,
+        [0 if math.isnan(c) else c for c in counts],
+        widths,
+        align="edge",
+        color="#999999",
+        edgecolor="white",
+    )
+    ax_n.set_ylabel("count")
+    ax_n.set_xlabel(xlabel)
+
+
+def coverage_chart(rows: Sequence[dict], *, key: str, title: str | None = None) -> str:
+    """Conformal sets: coverage (with CI) against its target, and the mean set size it costs,
+    one colour per score. Rows have score, target, coverage, coverage_low/high, set_size."""
+    scores = list(dict.fromkeys(str(r.get("score")) for r in rows))
+    with plt.rc_context({**_RC, "svg.hashsalt": key, "axes.grid.axis": "both"}):
+        fig, (ax, ax_s) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+        targets = sorted({_num(r.get("target")) for r in rows} - {math.nan})
+        if targets:
+            lo, hi = min(targets) - 0.03, max(targets) + 0.03
+            ax.plot([lo, hi], [lo, hi], ls="--", color="#888888", lw=0.9, label="target")
+        width = 0.8 / max(len(scores), 1)
+        for j, score in enumerate(scores):
+            mine = [r for r in rows if str(r.get("score")) == score]
+            color = PALETTE[j % len(PALETTE)]
+            xs = [_num(r.get("target")) + (j - (len(scores) - 1) / 2) * 0.004 for r in mine]
+            ys = [_num(r.get("coverage")) for r in mine]
+            err = _errors(
+                ys, [r.get("coverage_low") for r in mine], [r.get("coverage_high") for r in mine]
+            )
+            ax.errorbar(xs, ys, yerr=err, fmt="o", color=color, ms=4, capsize=2, label=score)
+            positions = [i + (j - (len(scores) - 1) / 2) * width for i in range(len(mine))]
+            ax_s.bar(positions, [_num(r.get("set_size")) for r in mine], width, color=color,
+                     label=score)  # fmt: skip
+        first = [r for r in rows if str(r.get("score")) == scores[0]] if scores else []
+        ax_s.set_xticks(range(len(first)), [f"{_num(r.get('target')):g}" for r in first])
+        ax.set_xlabel("target coverage (1 - alpha)")
+        ax.set_ylabel("coverage on the test split")
+        ax.legend(fontsize=7, loc="upper left")
+        ax_s.set_xlabel("target coverage (1 - alpha)")
+        ax_s.set_ylabel("mean set size (classes)")
+        ax_s.axhline(1, color="#888888", lw=0.8, ls=":")
+        if title:
+            ax.set_title(title, fontsize=9, loc="left")
+        fig.tight_layout()
+        return to_svg(fig, key, title or "conformal coverage and set size")
 
 
 def line_chart(

@@ -17,6 +17,8 @@ def build(view: SectionView, audit: AuditResult, results: RunResults, run_dir: P
     _confusion_matrix(view, audit)
     _reliability_diagram(view, audit)
     _per_class_bars(view, audit, results, run_dir)
+    _classwise_reliability(view, audit)
+    _conformal(view, audit)
 
 
 def _confusion_matrix(view: SectionView, audit: AuditResult) -> None:
@@ -42,6 +44,21 @@ def _reliability_diagram(view: SectionView, audit: AuditResult) -> None:
     rel = table_records(audit, "reliability")
     if rel is None:
         view.missing("`reliability` table", "reliability diagram")
+        return
+    after = table_records(audit, "calibration_reliability")
+    if after is not None:
+        t = audit.metrics.get("calibration.temperature")
+        said = f" (T = {t.value:.3g})" if t is not None and t.value is not None else ""
+        view.figure(
+            "Reliability before and after temperature scaling",
+            lambda: plots.reliability_diagrams(
+                [("the model", rel), (f"after temperature scaling{said}", after)],
+                key="performance-reliability-calibrated",
+            ),
+            "Accuracy per confidence bin against the diagonal of perfect calibration, before "
+            "and after dividing the logits by the temperature fitted on held-out data. "
+            + (f"T was {t.description}." if t is not None and t.description else ""),
+        )
         return
     view.figure(
         "Reliability diagram",
@@ -115,3 +132,48 @@ def _per_class_cis(
             )
             out[(measure, label)] = (low, high)
     return out, f"{confidence:.0%} bootstrap CIs over the test predictions ({resamples} resamples)"
+
+
+def _classwise_reliability(view: SectionView, audit: AuditResult) -> None:
+    rows = table_records(audit, "classwise_reliability")
+    if rows is None:
+        return  # older results have no classwise table; the overall diagram stands alone
+    labels = list(dict.fromkeys(str(r["label"]) for r in rows))
+    panels = [
+        (
+            label,
+            [
+                {**r, "confidence": r["mean_probability"], "accuracy": r["frequency"]}
+                for r in rows
+                if str(r["label"]) == label
+            ],
+        )
+        for label in labels
+    ]
+    view.figure(
+        "Reliability per class",
+        lambda: plots.reliability_diagrams(
+            panels,
+            key="performance-classwise-reliability",
+            xlabel="predicted probability",
+            ylabel="frequency",
+            legend=False,
+        ),
+        "For each class, its predicted probability (over every test example, binned) against "
+        "how often it is the gold class (bars), with the mean probability in each bin (dots) "
+        "and the diagonal of perfect calibration: the bins classwise ECE sums over.",
+    )
+
+
+def _conformal(view: SectionView, audit: AuditResult) -> None:
+    rows = table_records(audit, "conformal")
+    if not rows:
+        return
+    view.figure(
+        "Conformal prediction sets: coverage and set size",
+        lambda: plots.coverage_chart(rows, key="performance-conformal"),
+        "Left: the share of test sets that hold the gold label, with its Clopper-Pearson CI, "
+        "against the target 1 - alpha (on or above the dashed line is the promise kept). "
+        "Right: what the promise costs, in labels per set. Coverage is promised on average "
+        "over examples, not per class: see the `conformal_by_class` table.",
+    )
