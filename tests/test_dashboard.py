@@ -39,7 +39,7 @@ def test_discovery_lists_each_run_once_newest_first_with_problems(tmp_path):
     ]  # `latest` is a link to the full run, not a second run
     full, part, old = runs
     assert full.problem is None and full.status == "ok" and full.gate_label == "passed"
-    assert full.audits["robustness"] == "ok" and len(full.audits) == 6
+    assert full.audits["robustness"] == "ok" and len(full.audits) == 7
     assert part.status == "failed" and part.gate_label == "failed (1)"
     assert "schema version '0.9'" in old.problem and "another auditkit version" in old.problem
     assert old.label().endswith("unreadable")

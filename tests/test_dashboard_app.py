@@ -231,3 +231,36 @@ def test_compare_page_pairs_runs_on_the_same_test_set(tmp_path, monkeypatch):
     assert any(
         "Shown only when both runs scored the same test set" in c for c in _texts(at.caption)
     )
+
+
+def _generic_page(at: AppTest, audit: str) -> AppTest:
+    """The generic page serves several audits, each under its own url path; switch_page
+    takes a file, so the audit's page is picked by url path among the registered pages."""
+    at.switch_page("views/audit.py")
+    at._page_hash = next(
+        h for h, info in at._registered_pages.items() if info.get("url_pathname") == audit
+    )
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_declared_displays_filter_predictions_and_show_examples(full, monkeypatch):
+    """The slices audit has no page of its own: its artifacts' declarations (RowSets,
+    Examples) make the generic page filter the test predictions by a slice."""
+    at = _generic_page(_app(full, monkeypatch), "slices")
+    results = load_results(full / "finance_sentiment" / FULL)
+    assert [t.value for t in at.title] == ["Error slices"]
+    members = [
+        json.loads(line)
+        for line in (full / "finance_sentiment" / FULL / "slice_members.jsonl").open()
+    ]
+    first = members[0]
+    assert at.selectbox(key="slices_members_pick").value == first["description"]
+    shown = next(df.value for df in at.dataframe if "pred_name" in df.value.columns)
+    assert sorted(shown["idx"]) == sorted(first["rows"])
+    assert f"{len(first['rows'])} test example(s)" in " ".join(_texts(at.caption))
+    examples = next(df.value for df in at.dataframe if "confidence" in df.value.columns
+                    and "pred" in df.value.columns)  # fmt: skip
+    assert len(examples) == results.audits["slices"].tables["slices"].records()[0]["errors"]
+    _no_raw_script(at)

@@ -68,7 +68,10 @@ def test_check_names_each_disagreement():
             "ig.rate2": Metric(value=0.1),
             "n": Metric(value=3, higher_is_better=True),
         },
-        tables={"t": Table(columns=["b", "a"], rows=[]), "u": Table(columns=["a"], rows=[])},
+        tables={
+            "t": Table(columns=["b", "a"], rows=[[1, 2], [1, 2, 3]]),
+            "u": Table(columns=["a"], rows=[]),
+        },
         artifacts={"file": "f.jsonl"},
     )
     problems = check(out, result)
@@ -76,6 +79,7 @@ def test_check_names_each_disagreement():
         "metric 'ig.rate2' is not declared",
         "metric 'n': written with higher_is_better=True, declared direction None (n)",
         "table 't': declared columns ['a', 'b'] missing or out of order",
+        "table 't': rows of [3] cells under 2 columns",
         "table 'u' is not declared",
         "artifact 'file' is not declared",
     ]
@@ -135,3 +139,12 @@ def test_runner_warns_when_a_result_departs_from_its_declaration(caplog):
     assert "audit x: its results differ" in record.message
     assert "metric 'extra' is not declared" in record.message
     assert "declared direction 'lower'" in record.message
+
+
+def test_a_display_must_name_the_artifacts_own_fields():
+    from auditkit.api.outputs import ArtifactSpec, Examples, RowSets
+
+    with pytest.raises(ValueError, match=r"names \['title'\], not among its fields"):
+        ArtifactSpec("x", "x.jsonl", "d", ("slice", "text"), shows=Examples("slice", "title"))
+    spec = ArtifactSpec("m", "m.jsonl", "d", ("rows", "description"), shows=RowSets())
+    assert spec.shows.names() == ("rows", "description")

@@ -96,7 +96,13 @@ from streamlit.testing.v1 import AppTest
 
 at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
 assert not at.exception, at.exception
-at.switch_page("views/audit.py").run()
+# Several audits share views/audit.py, each under its own url path; switch_page takes a file,
+# so pick the plugin's page by its url path among the pages st.navigation registered.
+at.switch_page("views/audit.py")
+at._page_hash = next(
+    h for h, info in at._registered_pages.items() if info.get("url_pathname") == sys.argv[2]
+)
+at.run()
 assert not at.exception, at.exception
 print(json.dumps({
     "titles": [t.value for t in at.title],
@@ -203,7 +209,7 @@ def test_runs_reports_shows_and_gates(site, toy_suite, tmp_path):
     script.write_text(DASHBOARD)
     env = {**_env(site), "AUDITKIT_REPORTS_DIR": str(out)}
     dash = subprocess.run(
-        [sys.executable, str(script), str(REPO / "app" / "main.py")],
+        [sys.executable, str(script), str(REPO / "app" / "main.py"), NAME],
         capture_output=True, text=True, env=env, check=False,
     )  # fmt: skip
     assert dash.returncode == 0, dash.stdout + dash.stderr

@@ -138,14 +138,33 @@ def test_full_report_has_every_section_with_its_plots(full):
             assert key in page.in_section(name), (name, key)
 
 
+def test_declared_example_artifacts_are_shown_for_any_audit(full):
+    """The slices audit has no section module: its examples block comes from its artifact's
+    declaration (`shows=Examples`), the error tree from its table."""
+    run_dir, html, page = full
+    sl = page.in_section("slices")
+    results = load_results(run_dir)
+    top = results.audits["slices"].tables["slices"].records()[0]
+    assert top["slice"] == "pattern.flagged"
+    examples = [
+        json.loads(line) for line in (run_dir / "slice_examples.jsonl").read_text().splitlines()
+    ]
+    n = sum(e["slice"] == "pattern.flagged" for e in examples)
+    assert n >= 3 and examples[0]["text"] in sl
+    assert "Examples: examples" in sl and f"matches `flagged` {XSS} (3 of {n})" in sl
+    assert "error_tree" in sl and "└ " in sl  # the tree, drawn in its branch column
+    assert "<h4>matches `flagged` &lt;script&gt;" in html
+
+
 def test_scorecard_tiles_and_gate_badges(full):
     _, html, page = full
     tiles = re.findall(r'<div class="tile t-(\w[\w-]*)">(.*?)</a></div>', html, flags=re.S)
-    assert [t[0] for t in tiles] == ["ok"] * 5
+    assert [t[0] for t in tiles] == ["ok"] * 6
     verdicts = [re.search(r"b-(pass|regressed|improved|inconclusive)", body) for _, body in tiles]
     assert [v.group(1) if v else None for v in verdicts] == [
-        "pass", "regressed", "improved", None, "inconclusive",
+        "pass", "regressed", "improved", None, "inconclusive", None,
     ]  # fmt: skip
+    assert "significant slices" in tiles[5][1]  # the slices audit's declared headline
     assert "0.95" in tiles[0][1] and "accuracy" in tiles[0][1]
     assert "accuracy under attack (deepwordbug)" in tiles[1][1] and "0.41" in tiles[1][1]
     assert "27 ms" in tiles[4][1]
@@ -192,10 +211,10 @@ def test_performance_only_shows_not_run_for_the_others(tmp_path):
     run_dir = write_run(tmp_path / "run", audits=("performance",))
     html, page = render(run_dir)
     assert page.count("figure", "performance") == 5
-    for name in ("robustness", "fairness", "explanations", "efficiency"):
+    for name in ("robustness", "fairness", "explanations", "efficiency", "slices"):
         assert "not run" in page.in_section(name)
         assert page.count("figure", name) == 0
-    assert html.count('<div class="tile t-not-run">') == 4
+    assert html.count('<div class="tile t-not-run">') == 5
 
 
 def test_results_without_calibration_tables_keep_the_single_reliability_diagram(tmp_path):
@@ -216,7 +235,7 @@ def test_failed_run_shows_a_banner(tmp_path):
     run_dir = write_run(tmp_path / "run", audits=(), run_error="test.csv vanished")
     html, page = render(run_dir)
     assert "The run failed: DataError: test.csv vanished" in page.all_text()
-    assert html.count('<div class="tile t-not-run">') == 5
+    assert html.count('<div class="tile t-not-run">') == 6
     assert page.count("figure", "manifest") == 2
 
 

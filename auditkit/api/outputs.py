@@ -82,14 +82,56 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """How readers show a JSONL artifact of examples in groups: the report lists each group's
+    first `per_group` records under the group's `title` field, the dashboard picks a group.
+    `group` names the field that groups them, `text` the sentence, `fields` the facts shown
+    beside it."""
+
+    group: str
+    title: str
+    text: str = "text"
+    fields: tuple[str, ...] = ()
+    per_group: int = 3
+    max_groups: int = 8
+
+    def names(self) -> tuple[str, ...]:
+        return (self.group, self.title, self.text, *self.fields)
+
+
+@dataclass(frozen=True)
+class RowSets:
+    """A JSONL artifact whose records each name a set of test rows: `rows` holds the `idx`
+    values of the performance audit's predictions, `label` says what the set is. The dashboard
+    lets the user filter the run's test predictions by one."""
+
+    rows: str = "rows"
+    label: str = "description"
+
+    def names(self) -> tuple[str, ...]:
+        return (self.rows, self.label)
+
+
+@dataclass(frozen=True)
 class ArtifactSpec:
-    """A file in the run directory; `AuditResult.artifacts[name]` holds its file name."""
+    """A file in the run directory; `AuditResult.artifacts[name]` holds its file name.
+    `shows`, when given, tells the generic readers how to display it (any audit's artifact
+    is shown the same way, so an audit needs no reader code of its own for it)."""
 
     name: str
     file: str
     description: str
     fields: tuple[str, ...] = ()
     when: str | None = None
+    shows: Examples | RowSets | None = None
+
+    def __post_init__(self) -> None:
+        if self.shows is not None:
+            unknown = [f for f in self.shows.names() if f not in self.fields]
+            if unknown:
+                raise ValueError(
+                    f"artifact {self.name!r}: `shows` names {unknown}, not among its fields"
+                )
 
 
 @dataclass(frozen=True)
@@ -192,6 +234,11 @@ def check(outputs: Outputs, result: AuditResult) -> list[str]:
             problems.append(f"table {name!r} is not declared")
         elif missing := spec.missing_columns(table.columns):
             problems.append(f"table {name!r}: declared columns {missing} missing or out of order")
+        widths = sorted({len(row) for row in table.rows} - {len(table.columns)})
+        if widths:
+            problems.append(
+                f"table {name!r}: rows of {widths} cells under {len(table.columns)} columns"
+            )
     declared = {a.name for a in outputs.artifacts}
     problems += [f"artifact {n!r} is not declared" for n in result.artifacts if n not in declared]
     return problems

@@ -13,7 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from auditkit.api.outputs import ArtifactSpec, Headline, MetricSpec, Outputs, TableSpec
+from auditkit.api.outputs import (
+    ArtifactSpec,
+    Examples,
+    Headline,
+    MetricSpec,
+    Outputs,
+    RowSets,
+    TableSpec,
+)
 from auditkit.api.registry import AUDITS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "audit-outputs.md"
@@ -107,7 +115,12 @@ def _artifact(spec: ArtifactSpec) -> str:
     line = f"  - `{spec.name}` → `{spec.file}`"
     if spec.fields:
         line += f": {', '.join(spec.fields)}"
-    return line + f". {spec.description[:1].upper()}{spec.description[1:]}{_when(spec.when)}."
+    line += f". {spec.description[:1].upper()}{spec.description[1:]}{_when(spec.when)}."
+    if isinstance(spec.shows, Examples):
+        line += f" Shown as examples grouped by `{spec.shows.group}`."
+    elif isinstance(spec.shows, RowSets):
+        line += " Shown as a filter of the test predictions."
+    return line
 
 
 def audit_section(name: str, out: Outputs) -> str:

@@ -128,6 +128,7 @@ AUDITS.register("robustness", "auditkit.audits.robustness:RobustnessAudit")
 AUDITS.register("fairness", "auditkit.audits.fairness:FairnessAudit")
 AUDITS.register("explanations", "auditkit.audits.explanations:ExplanationsAudit")
 AUDITS.register("efficiency", "auditkit.audits.efficiency:EfficiencyAudit")
+AUDITS.register("slices", "auditkit.audits.slices:SlicesAudit")
 
 
 def outputs(audit: str) -> Outputs:

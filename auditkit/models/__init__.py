@@ -3,6 +3,7 @@
 - `loading`: resolution (local folder, packaged MiniLM, Hub), fingerprints, the device, and
   the handle factories: `load_model` (from the suite's `model:` section) and `load_handle`;
 - `handle`: `ModelHandle`, its length-sorted batching and out-of-memory retry;
+- `encoder`: sentence embeddings (the packaged MiniLM through sentence-transformers);
 - `temperature`: a temperature stored in the model's config, which every probability uses;
 - `pooling`: mean pooling for sentence-transformers checkpoints (imports torch, so its names
   are loaded here only when asked for).

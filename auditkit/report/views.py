@@ -178,7 +178,36 @@ def generic_section(
             view.findings.append((comparison.summary(changes, what), any(c.worse for c in changes)))
     for name, file_name in audit.artifacts.items():
         view.artifacts.append((name, file_name, artifact_path(run_dir, file_name) is not None))
+    _declared_examples(view, audit, run_dir)
     return view
+
+
+def _declared_examples(view: SectionView, audit: AuditResult, run_dir: Path) -> None:
+    """An `examples` block per artifact whose declaration says it `shows` Examples: each
+    group's first records under the group's title, for any audit, built-in or not."""
+    from auditkit.api.outputs import Examples
+    from auditkit.api.registry import outputs
+
+    for spec in outputs(audit.name).artifacts:
+        shows = spec.shows
+        path = artifact_path(run_dir, audit.artifacts.get(spec.name))
+        if not isinstance(shows, Examples) or path is None:
+            continue
+        groups: dict[str, dict[str, Any]] = {}
+        for r in read_jsonl(path, view.notes):
+            key = str(r.get(shows.group))
+            group = groups.setdefault(key, {"title": str(r.get(shows.title, key)), "items": []})
+            group["n"] = group.get("n", 0) + 1
+            if len(group["items"]) < shows.per_group:
+                meta = [(f, fmt(r.get(f))) for f in shows.fields]
+                group["items"].append({"meta": meta, "text": str(r.get(shows.text, ""))})
+        shown = list(groups.values())[: shows.max_groups]
+        for g in shown:
+            g["title"] = f"{g['title']} ({len(g['items'])} of {g['n']})"
+        caption = f"from {spec.file}: {spec.description}"
+        if len(groups) > len(shown):
+            caption += f"; the first {len(shown)} of {len(groups)} groups"
+        view.blocks.append(Block("examples", f"Examples: {spec.name}", shown, caption))
 
 
 def artifact_path(run_dir: Path, file_name: str | None) -> Path | None:
