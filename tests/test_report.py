@@ -151,7 +151,10 @@ def test_declared_example_artifacts_are_shown_for_any_audit(full):
     ]
     n = sum(e["slice"] == "pattern.flagged" for e in examples)
     assert n >= 3 and examples[0]["text"] in sl
-    assert "Examples: examples" in sl and f"matches `flagged` {XSS} (3 of {n})" in sl
+    assert (
+        "Misclassified examples in the significant slices" in sl
+        and f"matches `flagged` {XSS} (3 of {n})" in sl
+    )
     assert "error_tree" in sl and "└ " in sl  # the tree, drawn in its branch column
     assert "<h4>matches `flagged` &lt;script&gt;" in html
 

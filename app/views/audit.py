@@ -48,7 +48,7 @@ for spec in declared.artifacts:
                 column_config={"text": st.column_config.TextColumn(width="large")},
             )
     elif isinstance(shows, Examples):
-        st.subheader("Examples: " + spec.name)
+        st.subheader(shows.heading or "Examples: " + spec.name)
         titles = dict(
             zip(frame[shows.group].astype(str), frame[shows.title].astype(str), strict=True)
         )

@@ -94,6 +94,7 @@ class Examples:
     fields: tuple[str, ...] = ()
     per_group: int = 3
     max_groups: int = 8
+    heading: str = ""  # the block's heading; default "Examples: <artifact name>"
 
     def names(self) -> tuple[str, ...]:
         return (self.group, self.title, self.text, *self.fields)

@@ -207,7 +207,8 @@ def _declared_examples(view: SectionView, audit: AuditResult, run_dir: Path) -> 
         caption = f"from {spec.file}: {spec.description}"
         if len(groups) > len(shown):
             caption += f"; the first {len(shown)} of {len(groups)} groups"
-        view.blocks.append(Block("examples", f"Examples: {spec.name}", shown, caption))
+        heading = shows.heading or f"Examples: {spec.name}"
+        view.blocks.append(Block("examples", heading, shown, caption))
 
 
 def artifact_path(run_dir: Path, file_name: str | None) -> Path | None:

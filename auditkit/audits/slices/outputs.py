@@ -108,7 +108,10 @@ OUTPUTS = Outputs(
             "order (at most max_examples each)",
             ("slice", "description", "idx", "text", "label", "pred", "confidence"),
             shows=Examples(
-                group="slice", title="description", fields=("idx", "label", "pred", "confidence")
+                group="slice",
+                title="description",
+                fields=("idx", "label", "pred", "confidence"),
+                heading="Misclassified examples in the significant slices",
             ),
         ),
         ArtifactSpec(
