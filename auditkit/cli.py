@@ -212,9 +212,16 @@ def gate(
     markdown: Annotated[Path | None, typer.Option("--markdown", help="write Markdown here")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write gate JSON here")] = None,
+    allow_failed_audits: Annotated[
+        bool,
+        typer.Option(
+            "--allow-failed-audits",
+            help="do not fail the gate for an audit that failed (checks on it still fail)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Compare a run with a baseline; exit 1 on a significant regression, 0 otherwise."""
+    """Compare a run with a baseline; exit 1 on a significant regression or a failed audit."""
     _setup_logging(verbose)
     from auditkit.api.rundir import resolve_run_dir
     from auditkit.gate import load_run, resolve_spec, run_gate, write_json
@@ -237,7 +244,7 @@ def gate(
         fail_on_inconclusive=fail_on_inconclusive,
         on_missing=on_missing,
     )
-    report = run_gate(run_dir, baseline, spec)
+    report = run_gate(run_dir, baseline, spec, allow_failed_audits=allow_failed_audits)
     typer.echo(gate_output.render_text(report), nl=False)
     if markdown:
         gate_output.write_text(markdown, gate_output.render_markdown(report))

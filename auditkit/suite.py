@@ -182,7 +182,9 @@ class GateSpec(StrictModel):
         default=False, description="fail when a bound is crossed but not significantly"
     )
     on_missing: Literal["fail", "warn"] = Field(
-        default="fail", description="a checked metric absent from the run or the baseline"
+        default="fail",
+        description="a checked metric absent from an audit that ran, or from the baseline (a "
+        "check on an audit that failed or did not run always fails)",
     )
     bootstrap: int = Field(default=2000, ge=200, description="paired bootstrap resamples")
     seed: int = 0

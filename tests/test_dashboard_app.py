@@ -210,10 +210,12 @@ def test_compare_page_pairs_runs_on_the_same_test_set(tmp_path, monkeypatch):
     assert acc["p_value"] == pytest.approx(2 * 15 / 2**14)
     assert table.loc[table["metric"] == "performance.macro_f1", "verdict"].item() == "better"
     # accuracy, macro/weighted F1, Brier and NLL are paired now, as in the gate; five
-    # conformal coverages (the candidate errs less, so its sets cover more) by their CIs
+    # conformal coverages (the candidate errs less, so its sets cover more) and the Brier and
+    # NLL after temperature scaling by their CIs
     better = table[table["verdict"] == "better"]["metric"].tolist()
     assert sum(m.startswith("performance.conformal.") for m in better) == 5
-    assert {m.label: m.value for m in at.metric}["better"] == "10"
+    assert {"performance.calibration.brier", "performance.calibration.nll"} <= set(better)
+    assert {m.label: m.value for m in at.metric}["better"] == "12" == str(len(better))
     changes = at.dataframe[1].value
     assert len(changes) == 14 and (changes["change"] == "fixed").sum() == 13
     at.multiselect(key="cmp_change").set_value(["broken"]).run()

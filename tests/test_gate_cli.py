@@ -330,3 +330,72 @@ def test_example_workflow_commands_all_run(runs, tmp_path):
     assert (tmp_path / "gate.md").read_text().startswith("### ✅ auditkit gate passed")
     assert ET.parse(tmp_path / "gate-junit.xml").getroot().find("testsuite").get("failures") == "0"
     assert json.loads((tmp_path / "gate.json").read_text())["passed"] is True
+
+
+def _with_failed_audit(run_dir: Path, target: Path) -> Path:
+    """A copy of a run in which a robustness audit crashed (the run's status is failed)."""
+    shutil.copytree(run_dir, target)
+    raw = json.loads((target / "results.json").read_text())
+    raw["status"] = "failed"
+    raw["audits"]["robustness"] = {
+        "name": "robustness",
+        "status": "failed",
+        "error": {"type": "RuntimeError", "message": "attack recipe crashed", "traceback": None},
+    }
+    (target / "results.json").write_text(json.dumps(raw))
+    return target
+
+
+def test_a_failed_audit_fails_the_gate_and_is_named(runs, baseline, tmp_path):
+    run_dir = _with_failed_audit(runs["reseeded"], tmp_path / "crashed")
+    md, junit = tmp_path / "g.md", tmp_path / "g.xml"
+    code, out, err = call_cli(
+        "gate", str(run_dir), "--baseline", str(baseline), "--markdown", str(md),
+        "--junit", str(junit),
+    )  # fmt: skip
+    assert code == 1, out + err
+    report = load_gate(run_dir / GATE_FILE)
+    assert not report.passed and not any(c.fails for c in report.checks)  # checks all pass
+    assert [(f.audit, f.error) for f in report.failed_audits] == [
+        ("robustness", "attack recipe crashed")
+    ]
+    assert "audit robustness failed: attack recipe crashed" in out and "gate FAILED" in out
+    assert "❌ audit robustness failed: attack recipe crashed" in md.read_text()
+    suite = ET.parse(junit).getroot().find("testsuite")
+    case = next(c for c in suite.findall("testcase") if c.get("name") == "audit robustness")
+    assert case.find("failure") is not None and int(suite.get("failures")) == 1
+    from auditkit.report import render_report
+
+    html = render_report(run_dir).read_text(encoding="utf-8")
+    assert "audit robustness failed: attack recipe crashed; the gate fails on it" in html
+
+    code, out, err = call_cli(
+        "gate", str(run_dir), "--baseline", str(baseline), "--allow-failed-audits",
+        "--junit", str(junit),
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "(allowed by --allow-failed-audits)" in out
+    case = next(
+        c for c in ET.parse(junit).getroot().iter("testcase") if c.get("name") == "audit robustness"
+    )
+    assert case.find("skipped") is not None and case.find("failure") is None
+
+
+def test_a_check_on_a_failed_or_absent_audit_fails_whatever_on_missing_says(
+    runs, baseline, tmp_path
+):
+    run_dir = _with_failed_audit(runs["reseeded"], tmp_path / "crashed")
+    code, out, err = call_cli(
+        "gate", str(run_dir), "--baseline", str(baseline), "--allow-failed-audits",
+        "--on-missing", "warn", "--check", "robustness.deepwordbug.attack_success_rate:max=0.5",
+        "--check", "fairness.gender.counterfactual_flip_rate:max=0.1",
+        "--check", "performance.no_such_metric:min=0.1",
+    )  # fmt: skip
+    assert code == 1, out + err
+    report = load_gate(run_dir / GATE_FILE)
+    rob = check_of(report, "robustness.deepwordbug.attack_success_rate")
+    fair = check_of(report, "fairness.gender.counterfactual_flip_rate")
+    assert rob.verdict == fair.verdict == "missing" and rob.fails and fair.fails
+    assert "attack recipe crashed" in rob.reason and "not in run" in fair.reason
+    absent = check_of(report, "performance.no_such_metric")  # the audit ran: on_missing rules
+    assert absent.verdict == "missing" and not absent.fails

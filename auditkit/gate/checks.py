@@ -27,7 +27,14 @@ from auditkit.api.results import Metric, now_iso
 from auditkit.api.rundir import GATE_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.gate.baseline import Snapshot, load_baseline, snapshot_from_run
-from auditkit.gate.output import BaselineRef, CheckResult, GateReport, Verdict, write_json
+from auditkit.gate.output import (
+    BaselineRef,
+    CheckResult,
+    FailedAudit,
+    GateReport,
+    Verdict,
+    write_json,
+)
 from auditkit.gate.pairing import Comparison, Pairing, compare_metric, pair_snapshots
 from auditkit.suite import GateCheck, GateSpec
 
@@ -43,14 +50,17 @@ def run_gate(
     spec: GateSpec,
     *,
     write: bool = True,
+    allow_failed_audits: bool = False,
 ) -> GateReport:
-    """Compare a run with a baseline under `spec`; writes gate.json into the run directory."""
+    """Compare a run with a baseline under `spec`; writes gate.json into the run directory.
+
+    A run with a failed audit fails the gate (the audit and its error are named) unless
+    `allow_failed_audits`; a check on an audit that failed or did not run fails either way."""
     folder = resolve_run_dir(run_dir)
     base = load_baseline(baseline_file)
     cur = snapshot_from_run(folder)
     warnings: list[str] = []
-    if cur.run_status != "ok":
-        warnings.append(f"run {cur.run_id} has status {cur.run_status!r}")
+    failed = failed_audits(cur)
     if base.suite_name != cur.suite_name:
         warnings.append(f"baseline is from suite {base.suite_name!r}, the run {cur.suite_name!r}")
     pairing = pair_snapshots(base, cur)
@@ -61,7 +71,7 @@ def run_gate(
         for metric, check in spec.checks.items()
     ]
     report = GateReport(
-        passed=not any(c.fails for c in checks),
+        passed=not any(c.fails for c in checks) and (allow_failed_audits or not failed),
         run_id=cur.run_id,
         run_dir=str(folder),
         suite_name=cur.suite_name,
@@ -81,6 +91,8 @@ def run_gate(
         on_missing=spec.on_missing,
         counts={v: sum(c.verdict == v for c in checks) for v in Verdict.__args__},
         checks=checks,
+        failed_audits=failed,
+        allow_failed_audits=allow_failed_audits,
         warnings=warnings,
         created_at=now_iso(),
         auditkit_version=__version__,
@@ -88,6 +100,19 @@ def run_gate(
     if write:
         write_json(report, folder / GATE_FILE)
     return report
+
+
+def failed_audits(cur: Snapshot) -> list[FailedAudit]:
+    """The run's failed audits; `run` when the run failed with every audit it holds ok (it
+    stopped before finishing, e.g. on a data error)."""
+    out = [
+        FailedAudit(audit=name, error=snap.error or "no error recorded")
+        for name, snap in cur.audits.items()
+        if snap.status != "ok"
+    ]
+    if cur.run_status == "failed" and not out:
+        out.append(FailedAudit(audit="run", error=f"run {cur.run_id} has status 'failed'"))
+    return out
 
 
 @dataclass
@@ -126,6 +151,12 @@ def evaluate_check(
     """One check's verdict: the bounds crossed, and whether the crossing is significant."""
     c = _start(path, check, base, cur, spec)
     if c.m_cur is None:
+        snap = cur.audits.get(path.partition(".")[0])
+        if snap is None or snap.status != "ok":  # on_missing is for a metric, not an audit
+            c.fields |= _EMPTY
+            why = c.why_cur or "absent"
+            return c.result("missing", True, f"{why}; a check on an audit that failed or did "
+                            "not run fails whatever on_missing says")  # fmt: skip
         return c.missing(c.why_cur or "absent")
     if c.drop_bound and c.hib is None:
         raise AuditkitError(

@@ -45,6 +45,13 @@ class CheckResult(_Plain):
     reason: str
 
 
+class FailedAudit(_Plain):
+    """An audit of the gated run that failed (or `run`, for a run that stopped early)."""
+
+    audit: str
+    error: str
+
+
 class BaselineRef(_Plain):
     file: str
     run_id: str
@@ -69,9 +76,17 @@ class GateReport(_Plain):
     on_missing: Literal["fail", "warn"]
     counts: dict[str, int]
     checks: list[CheckResult]
+    # audits of the run that failed: each fails the gate unless allow_failed_audits
+    failed_audits: list[FailedAudit] = []
+    allow_failed_audits: bool = False
     warnings: list[str]
     created_at: str
     auditkit_version: str
+
+    @property
+    def failing_audits(self) -> list[FailedAudit]:
+        """The failed audits that fail the gate (none when they are allowed)."""
+        return [] if self.allow_failed_audits else list(self.failed_audits)
 
 
 def write_json(report: GateReport, path: str | os.PathLike[str]) -> Path:
@@ -157,10 +172,17 @@ def summary_line(report: GateReport) -> str:
         else ("CI comparison" if not report.test_fingerprint_match else "same test set, unpaired")
     )
     word = "PASSED" if report.passed else "FAILED"
+    failed = f"; {len(report.failed_audits)} failed audit(s)" if report.failed_audits else ""
     return (
-        f"gate {word}: {len(report.checks)} checks ({counts}); {how}; alpha {report.alpha:g}; "
-        f"baseline {report.baseline.file} (run {report.baseline.run_id})"
+        f"gate {word}: {len(report.checks)} checks ({counts}){failed}; {how}; "
+        f"alpha {report.alpha:g}; baseline {report.baseline.file} (run {report.baseline.run_id})"
     )
+
+
+def _failed_audit_words(report: GateReport, f: FailedAudit) -> str:
+    what = "the run stopped early" if f.audit == "run" else f"audit {f.audit} failed"
+    allowed = " (allowed by --allow-failed-audits)" if report.allow_failed_audits else ""
+    return f"{what}: {f.error}{allowed}"
 
 
 def render_text(report: GateReport) -> str:
@@ -184,6 +206,8 @@ def render_text(report: GateReport) -> str:
     for check in report.checks:
         if check.verdict != "pass":
             out.append(f"  {check.metric}: {check.verdict}: {check.reason}")
+    for f in report.failed_audits:
+        out.append(f"  {_failed_audit_words(report, f)}")
     for warning in report.warnings:
         out.append(f"  warning: {warning}")
     out.append(summary_line(report))
@@ -221,6 +245,8 @@ def render_markdown(report: GateReport) -> str:
         )
         lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
     notes = [f"- `{c.metric}`: {c.reason}" for c in report.checks if c.verdict != "pass"]
+    icon = "⚠️" if report.allow_failed_audits else "❌"
+    notes += [f"- {icon} {_md_cell(_failed_audit_words(report, f))}" for f in report.failed_audits]
     notes += [f"- ⚠️ {w}" for w in report.warnings]
     if notes:
         lines += ["", *notes]
@@ -229,14 +255,15 @@ def render_markdown(report: GateReport) -> str:
 
 def render_junit(report: GateReport) -> str:
     """JUnit XML: one <testcase> per check; regressions (and what fails by policy) are failures."""
-    failures = sum(c.fails for c in report.checks)
+    failures = sum(c.fails for c in report.checks) + len(report.failing_audits)
     skipped = sum((not c.fails) and c.verdict in ("inconclusive", "missing") for c in report.checks)
+    skipped += len(report.failed_audits) - len(report.failing_audits)
     suites = ET.Element("testsuites", name="auditkit gate")
     suite = ET.SubElement(
         suites,
         "testsuite",
         name=f"auditkit gate: {report.suite_name}",
-        tests=str(len(report.checks)),
+        tests=str(len(report.checks) + len(report.failed_audits)),
         failures=str(failures),
         errors="0",
         skipped=str(skipped),
@@ -274,6 +301,15 @@ def render_junit(report: GateReport) -> str:
             if check.verdict in ("inconclusive", "missing"):
                 ET.SubElement(case, "skipped", message=f"{check.verdict}: {check.reason}")
             ET.SubElement(case, "system-out").text = f"{check.verdict}: {detail}"
+    for f in report.failed_audits:
+        case = ET.SubElement(
+            suite, "testcase", classname="auditkit.gate.audits", name=f"audit {f.audit}", time="0"
+        )
+        words = _failed_audit_words(report, f)
+        if report.allow_failed_audits:
+            ET.SubElement(case, "skipped", message=words)
+        else:
+            ET.SubElement(case, "failure", message=words, type="audit failed").text = f.error
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -28,6 +28,7 @@ class GateView:
     status: str | None = None
     baseline: str | None = None
     problems: list[str] = field(default_factory=list)
+    failed_audits: list[str] = field(default_factory=list)  # in words, from gate.json
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -68,6 +69,13 @@ def load_gate(run_dir: Path) -> GateView | None:
         for key in check:
             if key not in ("metric", "verdict") and key not in view.extra_columns:
                 view.extra_columns.append(key)
+    allowed = raw.get("allow_failed_audits") is True
+    for f in raw.get("failed_audits") or []:
+        if isinstance(f, dict):
+            audit = f.get("audit")
+            what = "the run stopped early" if audit == "run" else f"audit {audit} failed"
+            tail = " (allowed)" if allowed else "; the gate fails on it"
+            view.failed_audits.append(f"{what}: {f.get('error')}{tail}")
     for problem in view.problems:
         log.warning("report: %s", problem)
     return view

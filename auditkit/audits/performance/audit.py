@@ -75,7 +75,12 @@ def add_temperature_scaling(
     ece_ci = M.bootstrap(
         lambda idx: M.expected_calibration_error(fitted.probs, y, cfg.ece_bins, idx), len(y), **boot
     )[:2]
-    metrics, tables = C.temperature_outputs(fitted, found, {"ece": ece_ci})
+    after = C.per_example(fitted.probs, y)
+    cis = {"ece": ece_ci}
+    for name in ("brier", "nll"):
+        values = after[name]
+        cis[name] = M.bootstrap(lambda idx, v=values: v[idx].mean(axis=1), len(y), **boot)[:2]
+    metrics, tables = C.temperature_outputs(fitted, found, cis)
     result.metrics.update(metrics)
     result.tables.update(tables)
     result.tables["calibration_reliability"] = Table(
@@ -173,6 +178,10 @@ def evaluate_predictions(
     ci["classwise_ece"] = M.bootstrap(
         lambda idx: M.classwise_ece(probs, y, cfg.ece_bins, idx).mean(axis=1), n, **boot
     )[:2]
+    from auditkit.audits.performance.calibration import per_example
+
+    for name, values in per_example(probs, y).items():  # brier, nll
+        ci[name] = M.bootstrap(lambda idx, v=values: v[idx].mean(axis=1), n, **boot)[:2]
     ece = M.expected_calibration_error(probs, y, cfg.ece_bins)
     per_class_ece = M.classwise_ece(probs, y, cfg.ece_bins)
     majority = float(np.bincount(y, minlength=k).max() / n)
@@ -189,8 +198,8 @@ def evaluate_predictions(
         "macro_f1": metric(macro, "macro_f1", True),
         "weighted_f1": metric(weighted, "weighted_f1", True),
         "ece": metric(ece, "ece", False, desc=f"top-label ECE, {cfg.ece_bins} equal-width bins"),
-        "brier": metric(M.brier_score(probs, y), hib=False, desc="multiclass Brier score"),
-        "nll": metric(M.negative_log_likelihood(probs, y), hib=False, unit="nats"),
+        "brier": metric(M.brier_score(probs, y), "brier", False, desc="multiclass Brier score"),
+        "nll": metric(M.negative_log_likelihood(probs, y), "nll", False, unit="nats"),
         "classwise_ece": metric(
             float(per_class_ece.mean()),
             "classwise_ece",

@@ -82,7 +82,8 @@ def calibrate(
     return Fitted(out, tuple(temps), "cross-fitted on two halves of the test split (no validation)")
 
 
-def _per_example(probs: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+def per_example(probs: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Each example's Brier score and NLL (their means are the split's)."""
     onehot = np.eye(probs.shape[1])[y]
     p_true = np.clip(probs[np.arange(len(y)), y], _EPS, 1.0)
     return {"brier": ((probs - onehot) ** 2).sum(axis=1), "nll": -np.log(p_true)}
@@ -103,7 +104,7 @@ def changes(
     from auditkit.gate.significance import paired_bootstrap
 
     probs = (before, after)
-    per = (_per_example(before, y), _per_example(after, y))
+    per = (per_example(before, y), per_example(after, y))
     stats = {
         "ece": lambda idx, w: M.expected_calibration_error(probs[w], y, bins, idx),
         "brier": lambda idx, w: per[w]["brier"][idx].mean(axis=1),
