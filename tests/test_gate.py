@@ -370,3 +370,50 @@ def test_bad_baseline_files_get_clear_errors(runs, tmp_path):
     results_like = {"schema_version": "1.0", "manifest": {}}
     msg = _bad(tmp_path, runs, lambda raw: json.dumps(results_like))
     assert "looks like a results.json" in msg
+
+
+def test_seven_lost_one_gained_on_132_examples_is_reported_underpowered_everywhere():
+    """The default suite's size: losing 7 right answers and gaining 1 is a 4.5-point drop,
+    McNemar p = 0.070, so a 2-point bound is `inconclusive`, and the check says that this test
+    set cannot see 2 points: the minimum detectable drop, (z_.975 + z_.8) sqrt(8) / 132."""
+    import xml.etree.ElementTree as ET
+
+    from scipy.stats import norm
+
+    from auditkit.gate import output as O
+
+    y = np.random.default_rng(7).integers(0, 3, 132)
+    base = probs_with_accuracy(y, 0.95, seed=8)
+    cur = perturb(y, base, lose=7, gain=1, seed=9)
+    b, c = snapshot(y, base, "base"), snapshot(y, cur, "cand")
+    res = gate_one(b, c, max_drop=0.02)
+    assert res.method == "mcnemar" and res.p_value == pytest.approx(0.0703, abs=1e-3)
+    expected = (norm.ppf(0.975) + norm.ppf(0.8)) * np.sqrt(8) / 132
+    assert res.mde == pytest.approx(expected) and 0.059 < res.mde < 0.061
+    assert res.verdict == "inconclusive" and res.underpowered and not res.fails
+    words = "underpowered: with 132 paired examples this check detects worsenings of 0.06"
+    assert words in res.reason and "the bound is 0.02" in res.reason
+    assert not gate_one(b, c, max_drop=0.08).underpowered  # a bound it can see
+
+    report = O.GateReport(
+        passed=True, run_id="cand", run_dir="/r", suite_name="s",
+        baseline=O.BaselineRef(file="b.json", run_id="base", created_at="t", model_id=None,
+                               model_fingerprint=None, git_commit=None),
+        paired=True, n_paired=132, test_fingerprint_match=True, alpha=0.05,
+        fail_on_inconclusive=False, on_missing="fail", counts={"inconclusive": 1},
+        checks=[res], warnings=[], created_at="t", auditkit_version="x",
+    )  # fmt: skip
+    assert words in O.render_text(report) and words in O.render_markdown(report)
+    case = ET.fromstring(O.render_junit(report)).find("testsuite/testcase")
+    assert words in case.find("skipped").get("message")
+    back = O.GateReport.model_validate_json(report.model_dump_json())
+    assert back.checks[0].underpowered and back.checks[0].mde == pytest.approx(res.mde)
+
+
+def test_minimum_detectable_change_of_a_paired_bootstrap_is_from_its_standard_error(runs):
+    res = gate_one(runs["base"], runs["noise"], metric="performance.macro_f1", max_drop=0.5)
+    assert res.method == "paired_bootstrap" and res.mde is not None and not res.underpowered
+    from scipy.stats import norm
+
+    se = (res.ci_high - res.ci_low) / (2 * norm.ppf(0.975))
+    assert res.mde == pytest.approx((norm.ppf(0.975) + norm.ppf(0.8)) * se)

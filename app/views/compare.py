@@ -82,7 +82,9 @@ def colour(row):
 st.subheader("Shared metrics")
 st.caption(
     f"delta = current − baseline; significant at p < {alpha} (paired test or CI comparison, "
-    "as in `auditkit gate`); a metric with no CI on either side is not tested."
+    "as in `auditkit gate`); a metric with no CI on either side is not tested. `detectable` "
+    "is the smallest change these runs can detect at that alpha with 80% power, as the gate "
+    "reports it: a change smaller than that can pass unseen."
 )
 st.dataframe(
     shown.style.apply(colour, axis=1).format(precision=4, na_rep="—"),

@@ -35,6 +35,7 @@ class MetricChange:
     significant: bool | None = None
     ci_low: float | None = None  # CI of the delta, when the test gives one
     ci_high: float | None = None
+    mde: float | None = None  # the smallest change the test detects (80% power), as the gate
 
     @property
     def verdict(self) -> str:
@@ -150,6 +151,7 @@ def compare_runs(
                     cmp.significant,
                     cmp.ci_low,
                     cmp.ci_high,
+                    shared.minimum_detectable(cmp),
                 )
             )
     return changes
@@ -204,6 +206,7 @@ def changes_frame(changes: list[MetricChange]):
                 "p_value": c.p_value,
                 "delta_ci_low": c.ci_low,
                 "delta_ci_high": c.ci_high,
+                "detectable": c.mde,
                 "test": c.method,
             }
             for c in changes
@@ -217,9 +220,11 @@ def changes_frame(changes: list[MetricChange]):
             "p_value",
             "delta_ci_low",
             "delta_ci_high",
+            "detectable",
             "test",
         ],
     )
     numeric = ["baseline", "current", "delta", "p_value", "delta_ci_low", "delta_ci_high"]
+    numeric.append("detectable")
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")  # None -> NaN
     return frame

@@ -35,7 +35,14 @@ from auditkit.gate.output import (
     Verdict,
     write_json,
 )
-from auditkit.gate.pairing import Comparison, Pairing, compare_metric, pair_snapshots
+from auditkit.gate.pairing import (
+    POWER,
+    Comparison,
+    Pairing,
+    compare_metric,
+    minimum_detectable,
+    pair_snapshots,
+)
 from auditkit.suite import GateCheck, GateSpec
 
 DROP_KEYS = ("max_drop", "max_relative_drop")
@@ -193,7 +200,34 @@ def evaluate_check(
         worse_by = -cmp.delta if c.hib else cmp.delta
     if c.drop_bound and worse_by is not None:
         problems += _drop_problem(c, cmp, worse_by)
-    return _decide(c, problems, cmp, worse_by)
+    result = _decide(c, problems, cmp, worse_by)
+    return _with_power(c, cmp, result)
+
+
+def _with_power(c: _Check, cmp: Comparison, result: CheckResult) -> CheckResult:
+    """The smallest worsening this comparison can detect, and whether the check's drop bound
+    is below it (then the check cannot see the regressions it is meant to catch)."""
+    mde = minimum_detectable(cmp)
+    limit = _drop_limit(c, cmp) if c.drop_bound else None
+    update: dict = {"mde": mde}
+    if mde is not None and limit is not None and limit > 0 and mde > limit:
+        n = cmp.test.n if cmp.test is not None and cmp.test.n else None
+        who = f"with {n} paired examples" if n else "with these two runs' CIs"
+        update["underpowered"] = True
+        update["reason"] = (
+            f"{result.reason}; underpowered: {who} this check detects worsenings of "
+            f"{mde:.3g} or more ({POWER:.0%} power at alpha {c.spec.alpha:g}); the bound is "
+            f"{limit:.3g}"
+        )
+    return result.model_copy(update=update)
+
+
+def _drop_limit(c: _Check, cmp: Comparison) -> float | None:
+    """The largest allowed worsening, absolute: the tighter of max_drop and max_relative_drop."""
+    allowed = [c.thresholds[k] for k in ("max_drop",) if k in c.thresholds]
+    if "max_relative_drop" in c.thresholds:
+        allowed.append(c.thresholds["max_relative_drop"] * abs(cmp.baseline))
+    return min(allowed) if allowed else None
 
 
 def _start(path: str, check: GateCheck, base: Snapshot, cur: Snapshot, spec: GateSpec) -> _Check:
@@ -240,11 +274,8 @@ def _significant(cmp: Comparison | None) -> bool:
 
 def _drop_problem(c: _Check, cmp: Comparison, worse_by: float) -> list[tuple[bool, str]]:
     """The drop bound crossed, if it is: (significant, in words)."""
-    allowed = [c.thresholds[k] for k in ("max_drop",) if k in c.thresholds]
-    if "max_relative_drop" in c.thresholds:
-        allowed.append(c.thresholds["max_relative_drop"] * abs(cmp.baseline))
-    limit = min(allowed)
-    if worse_by <= limit + 1e-12:
+    limit = _drop_limit(c, cmp)
+    if limit is None or worse_by <= limit + 1e-12:
         return []
     significant = _significant(cmp)
     p = f", {_p(cmp.p_value)}" if cmp.p_value is not None else ""

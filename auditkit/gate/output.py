@@ -43,6 +43,10 @@ class CheckResult(_Plain):
     verdict: Verdict
     fails: bool  # whether this check fails the gate
     reason: str
+    # the smallest worsening this comparison detects at alpha with 80% power; null without a
+    # test (as-is comparisons, missing metrics)
+    mde: float | None = None
+    underpowered: bool = False  # the mde exceeds the check's drop bound
 
 
 class FailedAudit(_Plain):
@@ -204,7 +208,7 @@ def render_text(report: GateReport) -> str:
     out += [line(r) for r in rows]
     out.append("")
     for check in report.checks:
-        if check.verdict != "pass":
+        if check.verdict != "pass" or check.underpowered:
             out.append(f"  {check.metric}: {check.verdict}: {check.reason}")
     for f in report.failed_audits:
         out.append(f"  {_failed_audit_words(report, f)}")
@@ -244,7 +248,11 @@ def render_markdown(report: GateReport) -> str:
             " (fails)" if check.fails and check.verdict != "regressed" else ""
         )
         lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
-    notes = [f"- `{c.metric}`: {c.reason}" for c in report.checks if c.verdict != "pass"]
+    notes = [
+        f"- `{c.metric}`: {'⚠️ ' if c.underpowered else ''}{_md_cell(c.reason)}"
+        for c in report.checks
+        if c.verdict != "pass" or c.underpowered
+    ]
     icon = "⚠️" if report.allow_failed_audits else "❌"
     notes += [f"- {icon} {_md_cell(_failed_audit_words(report, f))}" for f in report.failed_audits]
     notes += [f"- ⚠️ {w}" for w in report.warnings]

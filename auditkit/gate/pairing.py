@@ -163,6 +163,28 @@ def compare_metric(
     return Comparison(path, m_base.value, m_cur.value, hib, _method(test), detail, test, alpha)
 
 
+POWER = 0.8
+
+
+def minimum_detectable(cmp: Comparison, *, power: float = POWER) -> float | None:
+    """The smallest change this comparison detects at its alpha with `power` (two-sided, normal
+    approximation): (z_{1-alpha/2} + z_power) times the change's standard error. For McNemar
+    the standard error comes from n and the observed discordant pairs (sqrt(D) / n under the
+    null); for the others from the 95% interval of the change. None for `point`."""
+    from scipy.stats import norm
+
+    test = cmp.test
+    if test is None:
+        return None
+    z = float(norm.ppf(1 - cmp.alpha / 2) + norm.ppf(power))
+    if cmp.method == "mcnemar" and test.discordant is not None and test.n:
+        return z * math.sqrt(max(test.discordant, 1)) / test.n
+    if test.ci_low is None or test.ci_high is None:
+        return None
+    se = (test.ci_high - test.ci_low) / (2 * float(norm.ppf(0.975)))
+    return z * se if se > 0 else None
+
+
 def _method(test: PairedTest | None) -> Method:
     if test is None:
         return "point"
@@ -190,7 +212,7 @@ def _paired(
         ci = paired_bootstrap(lambda idx, w: correct[w][idx].mean(axis=1), len(y), **boot)
         return PairedTest(
             exact.delta, exact.p_value, ci.ci_low, ci.ci_high,
-            f"{exact.method}; CI: {ci.method}", len(y),
+            f"{exact.method}; CI: {ci.method}", len(y), exact.discordant,
         )  # fmt: skip
     stat = _statistic(name, y, probs, (base, cur))
     return None if stat is None else paired_bootstrap(stat, len(y), **boot)

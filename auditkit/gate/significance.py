@@ -23,6 +23,7 @@ class PairedTest:
     ci_high: float | None
     method: str
     n: int
+    discordant: int | None = None  # McNemar: examples the two runs disagree on (right/wrong)
 
 
 def mcnemar(correct_baseline: np.ndarray, correct_current: np.ndarray) -> PairedTest:
@@ -43,7 +44,7 @@ def mcnemar(correct_baseline: np.ndarray, correct_current: np.ndarray) -> Paired
     p = 1.0 if discordant == 0 else float(binomtest(gained, discordant, 0.5).pvalue)
     n = len(a)
     delta = (gained - lost) / n if n else 0.0
-    return PairedTest(delta, p, None, None, f"McNemar exact (+{gained} / -{lost})", n)
+    return PairedTest(delta, p, None, None, f"McNemar exact (+{gained} / -{lost})", n, discordant)
 
 
 def paired_bootstrap(
