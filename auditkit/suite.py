@@ -186,6 +186,11 @@ class GateSpec(StrictModel):
         description="a checked metric absent from an audit that ran, or from the baseline (a "
         "check on an audit that failed or did not run always fails)",
     )
+    correction: Literal["holm", "none"] = Field(
+        default="holm",
+        description="adjustment across the checks: holm keeps the chance that an unchanged "
+        "model fails any check at alpha; none tests each check at alpha on its own",
+    )
     bootstrap: int = Field(default=2000, ge=200, description="paired bootstrap resamples")
     seed: int = 0
     checks: dict[str, GateCheck] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ Snapshots here are built from real probability arrays through the performance au
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -417,3 +418,40 @@ def test_minimum_detectable_change_of_a_paired_bootstrap_is_from_its_standard_er
 
     se = (res.ci_high - res.ci_low) / (2 * norm.ppf(0.975))
     assert res.mde == pytest.approx((norm.ppf(0.975) + norm.ppf(0.8)) * se)
+
+
+def test_holm_adjustment_matches_a_hand_worked_example():
+    from auditkit.gate.checks import adjust
+
+    # sorted: 0.01 x4 = 0.04; 0.03 x3 = 0.09; 0.04 x2 = 0.08 -> 0.09 (monotone); 0.5 x1
+    assert adjust([0.01, 0.04, 0.03, None, 0.5], "holm") == pytest.approx(
+        [0.04, 0.09, 0.09, None, 0.5]
+    )
+    assert adjust([0.01, 0.04, None], "none") == [0.01, 0.04, None]
+    assert adjust([0.9, 0.8], "holm") == [1.0, 1.0]  # 0.8 x 2 caps at 1, then monotone
+
+
+def test_a_drop_significant_alone_is_inconclusive_among_four_checks(runs):
+    """14 lost and 4 gained on 400 examples: McNemar p = 0.031 < 0.05 on its own; with three
+    more checks that see nothing, Holm multiplies it by 4 and the crossing is inconclusive."""
+    from auditkit.gate.checks import _finish, _prepare, adjust
+
+    y = runs["base"].examples.labels()
+    cur = snapshot(y, perturb(y, runs["base"].examples.probs(), lose=14, gain=4, seed=11), "c")
+    spec = GateSpec(checks={
+        "performance.accuracy": {"max_drop": 0.01},
+        "performance.macro_f1": {"min": 0.1},
+        "performance.weighted_f1": {"min": 0.1},
+        "performance.ece": {"max": 0.9},
+    })  # fmt: skip
+    pairing = pair_snapshots(runs["base"], cur)
+    pending = [_prepare(m, c, runs["base"], cur, pairing, spec, []) for m, c in spec.checks.items()]
+    acc = pending[0]
+    assert acc.p_check == pytest.approx(2 * sum(math.comb(18, i) for i in range(5)) / 2**18)
+    alone = _finish(acc, acc.p_check)
+    assert alone.verdict == "regressed" and alone.p_adjusted == pytest.approx(acc.p_check)
+    adjusted = adjust([p.p_check for p in pending], "holm")
+    assert adjusted[0] == pytest.approx(4 * acc.p_check)
+    held = _finish(acc, adjusted[0])
+    assert held.verdict == "inconclusive" and not held.fails
+    assert "Holm-adjusted p = 0.12" in held.reason

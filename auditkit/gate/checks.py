@@ -26,7 +26,7 @@ from auditkit import __version__
 from auditkit.api.results import Metric, now_iso
 from auditkit.api.rundir import GATE_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
-from auditkit.gate.baseline import Snapshot, load_baseline, snapshot_from_run
+from auditkit.gate.baseline import AuditSnapshot, Snapshot, load_baseline, snapshot_from_run
 from auditkit.gate.output import (
     BaselineRef,
     CheckResult,
@@ -73,10 +73,12 @@ def run_gate(
     pairing = pair_snapshots(base, cur)
     if not pairing.ok:
         warnings.append(f"no paired tests: {pairing.why}; comparing confidence intervals")
-    checks = [
-        evaluate_check(metric, check, base, cur, pairing, spec, warnings)
+    pending = [
+        _prepare(metric, check, base, cur, pairing, spec, warnings)
         for metric, check in spec.checks.items()
     ]
+    adjusted = adjust([p.p_check for p in pending], spec.correction)
+    checks = [p.early or _finish(p, adj) for p, adj in zip(pending, adjusted, strict=True)]
     report = GateReport(
         passed=not any(c.fails for c in checks) and (allow_failed_audits or not failed),
         run_id=cur.run_id,
@@ -94,6 +96,8 @@ def run_gate(
         n_paired=cur.examples.n if pairing.ok and cur.examples else None,
         test_fingerprint_match=pairing.fingerprint_match,
         alpha=spec.alpha,
+        correction=spec.correction,
+        n_tested=sum(p.p_check is not None for p in pending),
         fail_on_inconclusive=spec.fail_on_inconclusive,
         on_missing=spec.on_missing,
         counts={v: sum(c.verdict == v for c in checks) for v in Verdict.__args__},
@@ -146,6 +150,33 @@ class _Check:
         return self.result("missing", self.spec.on_missing == "fail", reason)
 
 
+def adjust(p_values: list[float | None], correction: str) -> list[float | None]:
+    """Holm's step-down adjustment over the checks that have a test (None: no test, left as
+    None); `none` leaves each p as it is. Holm controls the chance that any check fails when
+    nothing changed at alpha, whatever the dependence between the checks' tests."""
+    if correction == "none":
+        return list(p_values)
+    tested = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    out: list[float | None] = [None] * len(p_values)
+    m, running = len(tested), 0.0
+    for rank, (p, i) in enumerate(sorted(tested)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+@dataclass
+class _Pending:
+    """A check between its tests and its verdict: the verdict waits for the adjustment."""
+
+    c: _Check
+    problems: list[tuple[float | None, str]]  # crossed bounds: (p, or None for as-is; words)
+    cmp: Comparison | None
+    worse_by: float | None
+    p_check: float | None  # the p the check is judged by (before adjustment)
+    early: CheckResult | None = None  # decided without a test (missing, as-is)
+
+
 def evaluate_check(
     path: str,
     check: GateCheck,
@@ -155,16 +186,34 @@ def evaluate_check(
     spec: GateSpec,
     warnings: list[str],
 ) -> CheckResult:
-    """One check's verdict: the bounds crossed, and whether the crossing is significant."""
+    """One check's verdict on its own (no adjustment across checks: `run_gate` does that)."""
+    pending = _prepare(path, check, base, cur, pairing, spec, warnings)
+    return pending.early or _finish(pending, pending.p_check)
+
+
+def _prepare(
+    path: str,
+    check: GateCheck,
+    base: Snapshot,
+    cur: Snapshot,
+    pairing: Pairing,
+    spec: GateSpec,
+    warnings: list[str],
+) -> _Pending:
+    """The check's bounds crossed and the p-value of each: everything but the verdict."""
     c = _start(path, check, base, cur, spec)
+
+    def early(result: CheckResult) -> _Pending:
+        return _Pending(c, [], None, None, None, early=result)
+
     if c.m_cur is None:
         snap = cur.audits.get(path.partition(".")[0])
         if snap is None or snap.status != "ok":  # on_missing is for a metric, not an audit
             c.fields |= _EMPTY
             why = c.why_cur or "absent"
-            return c.result("missing", True, f"{why}; a check on an audit that failed or did "
-                            "not run fails whatever on_missing says")  # fmt: skip
-        return c.missing(c.why_cur or "absent")
+            return early(c.result("missing", True, f"{why}; a check on an audit that failed or "
+                                  "did not run fails whatever on_missing says"))  # fmt: skip
+        return early(c.missing(c.why_cur or "absent"))
     if c.drop_bound and c.hib is None:
         raise AuditkitError(
             f"gate check {path!r}: the metric declares no direction (higher_is_better is null), "
@@ -172,15 +221,20 @@ def evaluate_check(
             hint=f"use min/max only, or set higher_is_better in the check: "
             f"--check {path}:higher_is_better=true",
         )
-    problems = _absolute_problems(check, c.m_cur)  # (significant, what)
+    confidence = (cur.audits.get(path.partition(".")[0]) or _NO_AUDIT).confidence or 0.95
+    bounds = _absolute_tests(check, c.m_cur, confidence)  # (crossed, p, words)
     if c.m_base is None:
         if not c.drop_bound:
             c.fields |= _EMPTY
-            return _decide(c, problems, None, None)
-        if problems and problems[0][0]:
+            return _pending(c, bounds, None, None)
+        if any(crossed and p is None for crossed, p, _ in bounds):
             c.fields |= _EMPTY
-            return c.result("regressed", True, problems[0][1])
-        return c.missing(c.why_base or "absent from the baseline")
+            what = next(w for crossed, p, w in bounds if crossed and p is None)
+            return early(c.result("regressed", True, what))
+        if any(crossed for crossed, _, _ in bounds):
+            c.fields |= _EMPTY
+            return _pending(c, bounds, None, None)
+        return early(c.missing(c.why_base or "absent from the baseline"))
     cmp = compare_metric(
         path,
         c.m_base,
@@ -199,9 +253,61 @@ def evaluate_check(
     if c.hib is not None:
         worse_by = -cmp.delta if c.hib else cmp.delta
     if c.drop_bound and worse_by is not None:
-        problems += _drop_problem(c, cmp, worse_by)
-    result = _decide(c, problems, cmp, worse_by)
-    return _with_power(c, cmp, result)
+        bounds += _drop_test(c, cmp, worse_by)
+    return _pending(c, bounds, cmp, worse_by)
+
+
+_NO_AUDIT = AuditSnapshot(status="ok")
+
+
+def _pending(c: _Check, bounds, cmp: Comparison | None, worse_by: float | None) -> _Pending:
+    """The check's p: the smallest p among the bounds it crossed, else among all its tests
+    (it cannot fail then, but it is still one of the checks the adjustment counts)."""
+    crossed = [(p, w) for was, p, w in bounds if was]
+    tested = [p for was, p, _ in bounds if was and p is not None] or [
+        p for _, p, _ in bounds if p is not None
+    ]
+    p_check = min(tested) if tested else None
+    return _Pending(c, crossed, cmp, worse_by, p_check)
+
+
+def _finish(p: _Pending, p_adjusted: float | None) -> CheckResult:
+    """The verdict, with the check's p after the adjustment across checks."""
+    c, cmp = p.c, p.cmp
+    alpha = c.spec.alpha
+    c.fields["p_adjusted"] = p_adjusted
+    as_is = [w for q, w in p.problems if q is None]
+    if as_is:
+        result = c.result("regressed", True, "; ".join(as_is))
+    elif p.problems:
+        significant = p_adjusted is not None and p_adjusted < alpha
+        words = "; ".join(w for _, w in p.problems)
+        if significant:
+            result = c.result("regressed", True, words + _adjusted_words(p, p_adjusted))
+        else:
+            why = f", not significant at alpha {alpha:g}" + _adjusted_words(p, p_adjusted)
+            result = c.result("inconclusive", c.spec.fail_on_inconclusive, words + why)
+    else:
+        result = _unbounded(c, cmp, p.worse_by)
+    return result if cmp is None else _with_power(c, cmp, result)
+
+
+def _adjusted_words(p: _Pending, p_adjusted: float | None) -> str:
+    if p_adjusted is None or p.p_check is None or p_adjusted == p.p_check:
+        return ""
+    return f" (Holm-adjusted {_p(p_adjusted)} over the gate's checks)"
+
+
+def _unbounded(c: _Check, cmp: Comparison | None, worse_by: float | None) -> CheckResult:
+    """No bound crossed: improved when significantly better (unadjusted), else pass."""
+    tested = cmp is not None and cmp.significant is not None
+    significant = cmp is None or cmp.significant is not False
+    if worse_by is not None and worse_by < 0 and significant and tested:
+        return c.result("improved", False, f"better by {-worse_by:.4g}, {_p(cmp.p_value)}")
+    reason = "within bounds"
+    if worse_by is not None and worse_by > 0 and significant and tested:
+        reason = f"significantly worse by {worse_by:.4g} but within the allowed drop"
+    return c.result("pass", False, reason)
 
 
 def _with_power(c: _Check, cmp: Comparison, result: CheckResult) -> CheckResult:
@@ -267,61 +373,42 @@ def _comparison_fields(cmp: Comparison) -> dict:
     }
 
 
-def _significant(cmp: Comparison | None) -> bool:
-    """A change no test can be made of (no CI on either side, or no baseline) counts as is."""
-    return cmp is None or cmp.significant is not False
-
-
-def _drop_problem(c: _Check, cmp: Comparison, worse_by: float) -> list[tuple[bool, str]]:
-    """The drop bound crossed, if it is: (significant, in words)."""
+def _drop_test(c: _Check, cmp: Comparison, worse_by: float) -> list[tuple[bool, float | None, str]]:
+    """The drop bound: (crossed, p of the change, words). A change for the better cannot fail
+    a drop bound, so its p counts as 1."""
     limit = _drop_limit(c, cmp)
-    if limit is None or worse_by <= limit + 1e-12:
+    if limit is None:
         return []
-    significant = _significant(cmp)
-    p = f", {_p(cmp.p_value)}" if cmp.p_value is not None else ""
-    what = f"worse by {worse_by:.4g} (allowed {limit:.4g}){p}"
-    if not significant:
-        what += f", not significant at alpha {c.spec.alpha:g}"
-    return [(significant, what)]
+    crossed = worse_by > limit + 1e-12
+    p = cmp.p_value if worse_by > 0 else (1.0 if cmp.p_value is not None else None)
+    tail = f", {_p(cmp.p_value)}" if cmp.p_value is not None else ""
+    return [(crossed, p, f"worse by {worse_by:.4g} (allowed {limit:.4g}){tail}")]
 
 
-def _decide(
-    c: _Check, problems: list[tuple[bool, str]], cmp: Comparison | None, worse_by: float | None
-) -> CheckResult:
-    """regressed, inconclusive, improved or pass, and whether that fails the gate."""
-    tested = cmp is not None and cmp.significant is not None
-    significant = _significant(cmp)
-    if any(sig for sig, _ in problems):
-        verdict, reason = "regressed", "; ".join(w for s, w in problems if s)
-    elif problems:
-        verdict, reason = "inconclusive", "; ".join(w for _, w in problems)
-    elif worse_by is not None and worse_by < 0 and significant and tested:
-        verdict, reason = "improved", f"better by {-worse_by:.4g}, {_p(cmp.p_value)}"
-    else:
-        verdict = "pass"
-        reason = "within bounds"
-        if worse_by is not None and worse_by > 0 and significant and tested:
-            reason = f"significantly worse by {worse_by:.4g} but within the allowed drop"
-    spec = c.spec
-    fails = verdict == "regressed" or (verdict == "inconclusive" and spec.fail_on_inconclusive)
-    return c.result(verdict, fails, reason)
+def _absolute_tests(
+    check: GateCheck, m: Metric, confidence: float
+) -> list[tuple[bool, float | None, str]]:
+    """min/max on the current value: (crossed, one-sided p, words). The p is a normal
+    approximation from the metric's CI (its half-width at `confidence` gives the standard
+    error), so it is judged at the gate's alpha like every other check; None without a CI."""
+    from scipy.stats import norm
 
-
-def _absolute_problems(check: GateCheck, m: Metric) -> list[tuple[bool, str]]:
-    """min/max crossed by the current value; significant when its whole CI is past the bound."""
-    problems = []
-    for key, side, edge in (("min", -1, m.ci_high), ("max", 1, m.ci_low)):
+    se = None
+    if m.ci_low is not None and m.ci_high is not None and m.ci_high > m.ci_low:
+        se = (m.ci_high - m.ci_low) / (2 * float(norm.ppf(0.5 + confidence / 2)))
+    out = []
+    for key, side in (("min", -1), ("max", 1)):
         bound = getattr(check, key)
-        if bound is None or side * (m.value - bound) <= 0:
+        if bound is None:
             continue
+        crossed = side * (m.value - bound) > 0
         what = f"{m.value:.4g} is {'below' if key == 'min' else 'above'} {key} {bound:g}"
-        if edge is None:
-            problems.append((True, what))
-        else:
-            sig = side * (edge - bound) > 0
-            reach = "its whole CI is" if sig else "but its CI reaches"
-            problems.append((sig, f"{what} ({reach} {edge:.4g})"))
-    return problems
+        if se is None:
+            out.append((crossed, None, what))
+            continue
+        p = float(norm.sf(side * (m.value - bound) / se))  # one-sided: past the bound
+        out.append((crossed, p, f"{what} (one-sided {_p(p)} from its CI)"))
+    return out
 
 
 def _threshold_words(thresholds: dict[str, float], hib: bool | None) -> str:

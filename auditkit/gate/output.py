@@ -33,6 +33,9 @@ class CheckResult(_Plain):
     delta: float | None  # current - baseline
     relative_delta: float | None
     p_value: float | None
+    # the p the check is judged by (its crossed bounds' smallest), after Holm's adjustment
+    # across the gate's tested checks (as is with `correction: none`)
+    p_adjusted: float | None = None
     ci_low: float | None  # CI of the delta
     ci_high: float | None
     method: Method | None
@@ -76,6 +79,8 @@ class GateReport(_Plain):
     n_paired: int | None  # test examples the paired tests ran on
     test_fingerprint_match: bool
     alpha: float
+    correction: Literal["holm", "none"] = "holm"
+    n_tested: int | None = None  # checks with a test: Holm's m
     fail_on_inconclusive: bool
     on_missing: Literal["fail", "warn"]
     counts: dict[str, int]
@@ -155,6 +160,7 @@ def _rows(report: GateReport) -> list[list[str]]:
             _num(c.current),
             _num(c.delta, signed=True),
             _p(c.p_value),
+            _p(c.p_adjusted),
             _ci(c),
             c.threshold,
             METHOD[c.method],
@@ -164,7 +170,8 @@ def _rows(report: GateReport) -> list[list[str]]:
     ]
 
 
-HEADER = ["metric", "baseline", "current", "delta", "p", "95% CI of delta", "threshold"]
+HEADER = ["metric", "baseline", "current", "delta", "p", "p adj", "95% CI of delta"]
+HEADER += ["threshold"]
 HEADER += ["method", "verdict"]
 
 
@@ -179,8 +186,15 @@ def summary_line(report: GateReport) -> str:
     failed = f"; {len(report.failed_audits)} failed audit(s)" if report.failed_audits else ""
     return (
         f"gate {word}: {len(report.checks)} checks ({counts}){failed}; {how}; "
-        f"alpha {report.alpha:g}; baseline {report.baseline.file} (run {report.baseline.run_id})"
+        f"alpha {report.alpha:g}, {_correction(report)}; baseline {report.baseline.file} "
+        f"(run {report.baseline.run_id})"
     )
+
+
+def _correction(report: GateReport) -> str:
+    if report.correction == "none":
+        return "no correction for multiple checks"
+    return f"Holm over {report.n_tested} tested checks" if report.n_tested else "Holm"
 
 
 def _failed_audit_words(report: GateReport, f: FailedAudit) -> str:
@@ -195,7 +209,7 @@ def render_text(report: GateReport) -> str:
     for row, check in zip(rows, report.checks, strict=True):
         row[-1] = _verdict(check)
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5}
 
     def line(cells: list[str]) -> str:
         return "  ".join(
@@ -236,11 +250,11 @@ def render_markdown(report: GateReport) -> str:
         "",
         f"Run `{report.run_id}` (suite `{report.suite_name}`) against baseline "
         f"`{report.baseline.file}` (run `{report.baseline.run_id}`) · {how} · "
-        f"α = {report.alpha:g} · inconclusive "
+        f"α = {report.alpha:g}, {_correction(report)} · inconclusive "
         f"{'fails' if report.fail_on_inconclusive else 'does not fail'}",
         "",
         "| " + " | ".join(HEADER) + " |",
-        "|" + "|".join(["---", *["---:"] * 4, "---", "---", "---", "---"]) + "|",
+        "|" + "|".join(["---", *["---:"] * 5, "---", "---", "---", "---"]) + "|",
     ]
     for row, check in zip(_rows(report), report.checks, strict=True):
         row[0] = f"`{row[0]}`"
@@ -284,6 +298,7 @@ def render_junit(report: GateReport) -> str:
         ("baseline_run_id", report.baseline.run_id),
         ("paired", str(report.paired).lower()),
         ("alpha", f"{report.alpha:g}"),
+        ("correction", report.correction),
     ):
         ET.SubElement(props, "property", name=key, value=value)
     for check in report.checks:
@@ -297,6 +312,7 @@ def render_junit(report: GateReport) -> str:
         detail = (
             f"baseline {_num(check.baseline)}, current {_num(check.current)}, "
             f"delta {_num(check.delta, signed=True)}, p {_p(check.p_value)}, "
+            f"p adjusted {_p(check.p_adjusted)}, "
             f"CI {_ci(check)}, threshold: {check.threshold}, method: "
             f"{check.method_detail or 'n/a'}; {check.reason}"
         )
