@@ -286,6 +286,8 @@ def schema(
 def _fmt(metric) -> str:
     if metric.value is None:
         return "n/a"
+    if metric.ci_low is None and float(metric.value).is_integer():
+        return f"{int(metric.value):,}"  # a count (candidates, examples): no decimals
     text = f"{metric.value:.4f}"
     if metric.ci_low is not None and metric.ci_high is not None:
         text += f" [{metric.ci_low:.3f}, {metric.ci_high:.3f}]"

@@ -101,13 +101,9 @@ def classwise_ece(
     return np.stack(out, axis=-1)
 
 
-def reliability_table(
-    probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15
-) -> list[list[float | int | None]]:
-    """Rows of (bin_low, bin_high, count, mean confidence, accuracy) for a reliability diagram."""
-    conf = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == np.asarray(y_true)
-    bins = calibration_bins(conf, n_bins)
+def _binned(score: np.ndarray, hit: np.ndarray, n_bins: int) -> list[list[float | int | None]]:
+    """Per equal-width bin of `score`: bin_low, bin_high, count, mean score, mean hit."""
+    bins = calibration_bins(score, n_bins)
     rows: list[list[float | int | None]] = []
     for b in range(n_bins):
         mask = bins == b
@@ -117,11 +113,19 @@ def reliability_table(
                 round(b / n_bins, 6),
                 round((b + 1) / n_bins, 6),
                 count,
-                float(conf[mask].mean()) if count else None,
-                float(correct[mask].mean()) if count else None,
+                float(score[mask].mean()) if count else None,
+                float(hit[mask].mean()) if count else None,
             ]
         )
     return rows
+
+
+def reliability_table(
+    probs: np.ndarray, y_true: np.ndarray, n_bins: int = 15
+) -> list[list[float | int | None]]:
+    """Rows of (bin_low, bin_high, count, mean confidence, accuracy) for a reliability diagram."""
+    correct = probs.argmax(axis=1) == np.asarray(y_true)
+    return _binned(probs.max(axis=1), correct, n_bins)
 
 
 def classwise_reliability_table(
@@ -130,25 +134,9 @@ def classwise_reliability_table(
     """Rows of (class, bin_low, bin_high, count, mean p_class, frequency of class) per class:
     the bins classwise ECE sums over, for one reliability diagram per class."""
     y = np.asarray(y_true)
-    rows: list[list[float | int | None]] = []
-    for c in range(probs.shape[1]):
-        p = probs[:, c]
-        hit = y == c
-        bins = calibration_bins(p, n_bins)
-        for b in range(n_bins):
-            mask = bins == b
-            count = int(mask.sum())
-            rows.append(
-                [
-                    c,
-                    round(b / n_bins, 6),
-                    round((b + 1) / n_bins, 6),
-                    count,
-                    float(p[mask].mean()) if count else None,
-                    float(hit[mask].mean()) if count else None,
-                ]
-            )
-    return rows
+    return [
+        [c, *row] for c in range(probs.shape[1]) for row in _binned(probs[:, c], y == c, n_bins)
+    ]
 
 
 def brier_score(probs: np.ndarray, y_true: np.ndarray) -> float:

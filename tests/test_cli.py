@@ -168,3 +168,13 @@ def test_summary_shows_declared_headlines_in_full(toy_suite, tmp_path):
     for audit in ("performance", "efficiency"):
         more = len(results.audits[audit].metrics) - 4
         assert f"+{more} more in the report" in out
+
+
+def test_summary_prints_counts_without_decimals_and_measures_with_four():
+    from auditkit.api.results import Metric
+    from auditkit.cli import _fmt
+
+    assert _fmt(Metric(value=23.0)) == "23" and _fmt(Metric(value=1200)) == "1,200"
+    assert _fmt(Metric(value=0.5, ci_low=0.4, ci_high=0.6)) == "0.5000 [0.400, 0.600]"
+    assert _fmt(Metric(value=1.0, ci_low=1.0, ci_high=1.0)) == "1.0000 [1.000, 1.000]"
+    assert _fmt(Metric(value=12.86)) == "12.8600" and _fmt(Metric(value=None)) == "n/a"
