@@ -58,14 +58,21 @@ def test_headline_metrics_in_written_or_headline_order():
 
 def test_check_names_each_disagreement():
     out = Outputs(
-        metrics=(MetricSpec("{m}.rate", "a rate", "lower"), MetricSpec("n", "count")),
+        metrics=(
+            MetricSpec("{m}.rate", "a rate", "lower"),
+            MetricSpec("{m}.bare", "a rate", "lower"),
+            MetricSpec("{m}.count", "a count", ci=False),
+            MetricSpec("n", "count"),
+        ),
         tables=(TableSpec("t", ("a", "b")),),
     )
     result = AuditResult(
         name="x",
         metrics={
-            "ig.rate": Metric(value=0.1, higher_is_better=False),
+            "ig.rate": Metric(value=0.1, higher_is_better=False, ci_low=0.05, ci_high=0.2),
             "ig.rate2": Metric(value=0.1),
+            "ig.bare": Metric(value=0.1, higher_is_better=False),
+            "ig.count": Metric(value=4, ci_low=3, ci_high=5),
             "n": Metric(value=3, higher_is_better=True),
         },
         tables={
@@ -77,6 +84,8 @@ def test_check_names_each_disagreement():
     problems = check(out, result)
     assert problems == [
         "metric 'ig.rate2' is not declared",
+        "metric 'ig.bare': written without a CI, declared ci=True ({m}.bare)",
+        "metric 'ig.count': written with a CI, declared ci=False ({m}.count)",
         "metric 'n': written with higher_is_better=True, declared direction None (n)",
         "table 't': declared columns ['a', 'b'] missing or out of order",
         "table 't': rows of [3] cells under 2 columns",

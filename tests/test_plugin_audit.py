@@ -33,6 +33,7 @@ import numpy as np
 from auditkit.api.audit import Audit, AuditConfig
 from auditkit.api.outputs import Headline, MetricSpec, Outputs, TableSpec
 from auditkit.api.results import AuditResult, Metric, Table
+from auditkit.metrics import bootstrap
 
 
 class MarginConfig(AuditConfig):
@@ -48,8 +49,8 @@ class MarginAudit(Audit):
         summary="How far each test prediction is from the runner-up class.",
         metrics=(
             MetricSpec("mean_margin", "mean top-1 minus top-2 probability", "higher"),
-            MetricSpec("low_margin_share", "share of examples under `low`", "lower"),
-            MetricSpec("n_examples", "test examples", unit="examples"),
+            MetricSpec("low_margin_share", "share of examples under `low`", "lower", ci=False),
+            MetricSpec("n_examples", "test examples", unit="examples", ci=False),
         ),
         tables=(TableSpec("per_class", ("label", "n", "mean_margin")),),
         headlines=(Headline("mean_margin", "mean margin", "min"),),
@@ -61,7 +62,10 @@ class MarginAudit(Audit):
         margin = probs[:, -1] - probs[:, -2]
         pred = ctx.model.predict_proba(texts).argmax(1)
         result = AuditResult(name=self.name)
-        result.metrics["mean_margin"] = Metric(value=margin.mean(), higher_is_better=True)
+        low, high, _ = bootstrap(lambda idx: margin[idx].mean(axis=1), len(margin), seed=0)
+        result.metrics["mean_margin"] = Metric(
+            value=margin.mean(), ci_low=low, ci_high=high, higher_is_better=True
+        )
         result.metrics["low_margin_share"] = Metric(
             value=(margin < self.config.low).mean(), higher_is_better=False
         )

@@ -46,6 +46,9 @@ class MetricSpec:
     direction: Direction | None = None  # None: a descriptive number the gate has no side for
     unit: str | None = None
     when: str | None = None  # the condition, in words, under which the audit writes it
+    # written with a confidence interval; the gate refuses a drop bound on a metric with none
+    # (unless it pairs the metric per example), since any rerun noise would read as a change
+    ci: bool = True
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -215,8 +218,8 @@ class Outputs:
 
 def check(outputs: Outputs, result: AuditResult) -> list[str]:
     """Where `result` departs from its audit's declaration: undeclared metrics, tables and
-    artifacts, a direction that differs, declared columns missing. Empty when they agree, and
-    for an audit that declares nothing."""
+    artifacts, a direction or a CI that differs, declared columns missing. Empty when they
+    agree, and for an audit that declares nothing."""
     if not (outputs.metrics or outputs.tables or outputs.artifacts):
         return []
     problems = []
@@ -228,6 +231,11 @@ def check(outputs: Outputs, result: AuditResult) -> list[str]:
             problems.append(
                 f"metric {key!r}: written with higher_is_better={metric.higher_is_better}, "
                 f"declared direction {spec.direction!r} ({spec.name})"
+            )
+        elif metric.value is not None and spec.ci != (metric.ci_low is not None):
+            has = "with" if metric.ci_low is not None else "without"
+            problems.append(
+                f"metric {key!r}: written {has} a CI, declared ci={spec.ci} ({spec.name})"
             )
     for name, table in result.tables.items():
         spec = outputs.table_spec(name)

@@ -50,7 +50,10 @@ artifacts hold one JSON object per line. Readers must cope with any of these bei
 
 Rates and accuracies are fractions in [0, 1]; `ci_low`/`ci_high` are bootstrap percentile
 intervals at the audit's `confidence` (default 0.95). "higher/lower is better" is the direction
-the gate reads (`higher_is_better`); a metric with neither is descriptive.
+the gate reads (`higher_is_better`); a metric with neither is descriptive. A metric marked
+"no CI" is written without an interval: the gate bounds it with `min`/`max` as it is, and
+refuses a drop bound on it unless it pairs it per example (performance's accuracy, F1, ECE,
+Brier and NLL).
 
 The **headline** metrics are the ones the CLI summary (at most four), the dashboard's scorecard
 and the report's scorecard tile show; the tile shows one number per labelled headline (the
@@ -90,6 +93,7 @@ def _when(when: str | None) -> str:
 def _metric(spec: MetricSpec) -> str:
     facts = [f"{spec.direction} is better"] if spec.direction else []
     facts += [spec.unit] if spec.unit else []
+    facts += [] if spec.ci else ["no CI"]
     said = f" ({'; '.join(facts)})" if facts else ""
     return f"  - `{spec.name}`{said}: {spec.description}{_when(spec.when)}."
 

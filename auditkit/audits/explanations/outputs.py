@@ -30,20 +30,29 @@ OUTPUTS = Outputs(
             "is not positive)",
             "higher",
             "ratio",
+            ci=False,
         ),
-        MetricSpec("{method}.sufficiency_vs_random", "sufficiency over random's", "lower", "ratio"),
+        MetricSpec(
+            "{method}.sufficiency_vs_random",
+            "sufficiency over random's",
+            "lower",
+            "ratio",
+            ci=False,
+        ),
         MetricSpec(
             "{method}.delta_within_tolerance",
             "share of examples whose integrated-gradients completeness gap is within tolerance",
             "higher",
+            ci=False,
         ),
         MetricSpec(
             "{method}.max_delta",
             "largest |completeness gap| of integrated gradients",
             "lower",
             "probability",
+            ci=False,
         ),
-        MetricSpec("n_examples", "examples explained", unit="examples"),
+        MetricSpec("n_examples", "examples explained", unit="examples", ci=False),
     ),
     tables=(
         TableSpec(

@@ -48,9 +48,14 @@ OUTPUTS = Outputs(
             "counterfactual examples added to training",
             unit="examples",
             when=_MIT,
+            ci=False,
         ),
         MetricSpec(
-            "mitigation.clean_accuracy", "test accuracy of the mitigated model", "higher", when=_MIT
+            "mitigation.clean_accuracy",
+            "test accuracy of the mitigated model",
+            "higher",
+            when=_MIT,
+            ci=False,
         ),
         MetricSpec(
             "mitigation.{attribute}.counterfactual_flip_rate",
@@ -81,6 +86,7 @@ OUTPUTS = Outputs(
             "binary-view accuracy after ThresholdOptimizer (held-out half of the probes)",
             "higher",
             when=_THR,
+            ci=False,
         ),
         MetricSpec(
             "threshold_optimizer.{attribute}.{metric}",
@@ -88,13 +94,17 @@ OUTPUTS = Outputs(
             "counterfactual_flip_rate on the binary view after ThresholdOptimizer",
             "lower",
             when=_THR,
+            ci=False,
         ),
         MetricSpec(
             "column.{column}.n_missing",
             "test rows with a null or blank value, left out of the column's metrics",
             unit="examples",
+            ci=False,
         ),
-        MetricSpec("column.{column}.n_examples", "test rows with a value", unit="examples"),
+        MetricSpec(
+            "column.{column}.n_examples", "test rows with a value", unit="examples", ci=False
+        ),
         *_parity("column.{column}"),
         MetricSpec(
             "column.{column}.conformal.{score}.{alpha}.coverage_gap",
@@ -119,9 +129,11 @@ OUTPUTS = Outputs(
             "mean |Δp| between the swapped versions of a probe",
             "lower",
         ),
-        MetricSpec("{attribute}.mean_abs_delta_p.{label}", "mean |Δp| of one class", "lower"),
+        MetricSpec(
+            "{attribute}.mean_abs_delta_p.{label}", "mean |Δp| of one class", "lower", ci=False
+        ),
         *_parity("{attribute}"),
-        MetricSpec("{attribute}.n_probes", "probes scored", unit="probes"),
+        MetricSpec("{attribute}.n_probes", "probes scored", unit="probes", ci=False),
     ),
     tables=(
         TableSpec(

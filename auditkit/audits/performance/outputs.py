@@ -35,13 +35,16 @@ OUTPUTS = Outputs(
             "lower",
         ),
         MetricSpec(
-            "majority_baseline_accuracy", "accuracy of always predicting the most common class"
+            "majority_baseline_accuracy",
+            "accuracy of always predicting the most common class",
+            ci=False,
         ),
-        MetricSpec("n_examples", "test examples scored", unit="examples"),
+        MetricSpec("n_examples", "test examples scored", unit="examples", ci=False),
         MetricSpec(
             "calibration.temperature",
             "the fitted temperature T (logits / T); above 1 means the model was overconfident",
             when=_TS,
+            ci=False,
         ),
         MetricSpec("calibration.ece", "ECE after temperature scaling", "lower", when=_TS),
         MetricSpec("calibration.brier", "Brier score after temperature scaling", "lower", when=_TS),
@@ -78,6 +81,7 @@ OUTPUTS = Outputs(
             "the calibrated threshold: a class is in the set when its score is at most this; "
             "null when the calibration split is too small for alpha (full sets)",
             when=_CP,
+            ci=False,
         ),
     ),
     tables=(

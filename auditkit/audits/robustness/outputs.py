@@ -33,7 +33,7 @@ def _per_recipe(prefix: str = "", when: str | None = None) -> tuple[MetricSpec, 
             "higher",
             when=when,
         ),
-        MetricSpec(f"{r}.n_examples", "examples attacked", unit="examples", when=when),
+        MetricSpec(f"{r}.n_examples", "examples attacked", unit="examples", when=when, ci=False),
     )
 
 
@@ -57,18 +57,21 @@ OUTPUTS = Outputs(
             "test accuracy before hardening",
             "higher",
             when=_ADV,
+            ci=False,
         ),
         MetricSpec(
             "adversarial_training.test_accuracy",
             "test accuracy of the hardened model",
             "higher",
             when=_ADV,
+            ci=False,
         ),
         MetricSpec(
             "adversarial_training.n_train_examples",
             "adversarial examples added",
             unit="examples",
             when=_ADV,
+            ci=False,
         ),
         *_per_recipe("adversarial_training.", "with adversarial training: the hardened model"),
     ),

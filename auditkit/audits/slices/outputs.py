@@ -27,15 +27,20 @@ OUTPUTS = Outputs(
         "Benjamini-Hochberg q-values over every candidate tested."
     ),
     metrics=(
-        MetricSpec("n_candidates", "candidate slices tested (the BH correction's m)"),
+        MetricSpec("n_candidates", "candidate slices tested (the BH correction's m)", ci=False),
         MetricSpec(
             "n_significant",
             "slices with q < fdr and n >= min_size: real failures, at the stated false "
             "discovery rate",
             "lower",
+            ci=False,
         ),
-        MetricSpec("n_too_small", "candidate slices left untested: fewer than min_size rows"),
-        MetricSpec("n_duplicates", "candidate slices left untested: the same rows as another"),
+        MetricSpec(
+            "n_too_small", "candidate slices left untested: fewer than min_size rows", ci=False
+        ),
+        MetricSpec(
+            "n_duplicates", "candidate slices left untested: the same rows as another", ci=False
+        ),
         MetricSpec(
             "worst_accuracy",
             "accuracy of the worst significant slice, bootstrap CI; null when none is significant",
