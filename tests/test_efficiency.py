@@ -8,7 +8,13 @@ import pytest
 
 from auditkit import energy as E
 from auditkit.audits.efficiency import roofline as R
-from auditkit.audits.efficiency.timing import percentiles, sample_batches, time_calls
+from auditkit.audits.efficiency.timing import (
+    TimingResult,
+    percentiles,
+    sample_batches,
+    time_calls,
+    timing_cis,
+)
 from auditkit.errors import AuditkitError
 
 # --------------------------------------------------------------------------- percentiles
@@ -66,6 +72,85 @@ def test_time_calls_counts_examples_tokens_and_stops_at_the_budget():
     timed = seen[2:]
     assert t.tokens == sum(int(x[1:]) + 1 for chunk in timed for x in chunk)
     assert t.padded_lengths == [max(int(x[1:]) + 1 for x in chunk) for chunk in timed]
+    assert t.call_tokens == [sum(int(x[1:]) + 1 for x in chunk) for chunk in timed]
+    assert sum(t.call_tokens) == t.tokens
+
+
+# --------------------------------------------------------------------------- timing CIs
+
+
+def _timed(latencies_ms, batch_size, tokens):
+    """A TimingResult as time_calls builds it: every call one batch of batch_size texts."""
+    return TimingResult(
+        batch_size,
+        list(latencies_ms),
+        batch_size * len(latencies_ms),
+        int(sum(tokens)),
+        [1] * len(latencies_ms),
+        sum(latencies_ms) / 1000.0,
+        call_tokens=list(tokens),
+    )
+
+
+def test_p50_ci_brackets_the_median_and_is_a_bootstrap_over_the_calls():
+    lat = np.array([12.0, 9.5, 11.0, 30.0, 10.0, 10.5, 13.0, 9.0, 11.5, 10.2, 55.0, 10.8])
+    t = _timed(lat, 4, [40] * len(lat))
+    cis = timing_cis(t, n_resamples=500, seed=7, confidence=0.9)
+    low, high = cis["latency_p50_ms"]
+    p50 = t.stats.p50
+    assert low < p50 < high
+    # the same thing by hand: resample the calls with the seed's generator, take the median of
+    # each resample (linear interpolation, as percentiles() does), the 5th and 95th percentiles
+    idx = np.random.default_rng(7).integers(0, len(lat), size=(500, len(lat)))
+    dist = np.percentile(lat[idx], 50, axis=1)
+    assert (low, high) == pytest.approx(tuple(np.quantile(dist, [0.05, 0.95])))
+    p99 = np.quantile(np.percentile(lat[idx], 99, axis=1), [0.05, 0.95])
+    assert cis["latency_p99_ms"] == pytest.approx(tuple(p99))
+    assert cis["latency_p99_ms"][1] == 55.0  # the outlier is in most resamples
+    # the seed decides the interval, so a rerun of the same timings gives the same CI
+    assert timing_cis(t, n_resamples=500, seed=7, confidence=0.9) == cis
+    assert timing_cis(t, n_resamples=500, seed=8, confidence=0.9) != cis
+
+
+def test_rate_cis_are_sum_over_sum_of_the_resampled_calls():
+    # identical calls: every resample is the same, a zero-width CI at the value
+    same = _timed([20.0] * 5, 8, [50] * 5)
+    cis = timing_cis(same, n_resamples=200, seed=0, confidence=0.95)
+    assert cis["throughput_per_s"] == pytest.approx((400.0, 400.0))
+    assert same.throughput_per_s == pytest.approx(400.0)
+    assert cis["tokens_per_s"] == pytest.approx((2500.0, 2500.0))
+    assert cis["latency_p50_ms"] == cis["latency_p99_ms"] == (20.0, 20.0)
+    # two calls of unequal length: resamples {a,a}, {a,b} (half of them), {b,b}; the middle 40 %
+    # of the bootstrap distribution is the mixed resample, where sum/sum gives 8 examples in
+    # 40 ms = 200/s (a mean of per-call rates would give (400 + 133.3) / 2 = 266.7/s)
+    two = _timed([10.0, 30.0], 4, [20, 20])
+    cis = timing_cis(two, n_resamples=4000, seed=0, confidence=0.4)
+    assert cis["throughput_per_s"] == pytest.approx((200.0, 200.0))
+    assert cis["tokens_per_s"] == pytest.approx((1000.0, 1000.0))  # not (2000 + 666.7) / 2
+    wide = timing_cis(two, n_resamples=4000, seed=0, confidence=0.95)
+    assert wide["throughput_per_s"] == pytest.approx((8 / 0.06, 400.0))  # {b,b} .. {a,a}
+    assert wide["throughput_per_s"][0] < two.throughput_per_s < wide["throughput_per_s"][1]
+
+
+def test_one_timed_call_has_no_ci():
+    from auditkit.audits.efficiency.config import EfficiencyConfig
+    from auditkit.audits.efficiency.summary import Measured, _Rows, _variant_rows
+    from auditkit.audits.efficiency.variants import Variant
+
+    one = _timed([12.0], 4, [30])
+    assert set(timing_cis(one, n_resamples=200, seed=0, confidence=0.95).values()) == {None}
+    # through the audit's metrics: the value as before, no interval; two calls get one
+    m = Measured(Variant("fp32", None, True, ""))
+    m.timings = {1: one, 4: _timed([12.0, 14.0], 4, [30, 34])}
+    cfg = EfficiencyConfig(batch_sizes=[1, 4], bootstrap=200)
+    metrics = {}
+    _variant_rows(m, m, cfg, None, None, 10, 0, metrics, _Rows())
+    lone = metrics["fp32.bs1.latency_p50_ms"]
+    assert lone.value == 12.0 and lone.ci_low is None and lone.ci_high is None
+    assert metrics["fp32.bs1.throughput_per_s"].value == pytest.approx(4 / 0.012)
+    assert metrics["fp32.bs1.throughput_per_s"].ci_low is None
+    pair = metrics["fp32.bs4.latency_p50_ms"]
+    assert pair.value == 13.0 and (pair.ci_low, pair.ci_high) == (12.0, 14.0)
 
 
 # --------------------------------------------------------------------------- energy
@@ -367,6 +452,20 @@ def test_int8_variant_runs_and_its_delta_is_on_real_predictions(toy_suite, tmp_p
             assert m[f"{v}.bs{b}.throughput_per_s"].value > 0
     # between min_iterations and iterations: a fast machine may finish all 3 within budget_s
     assert all(2 <= r["iterations"] <= 3 for r in eff.tables["latency"].records())
+    # the timed metrics carry a bootstrap CI over the timed calls, around the unchanged value
+    timed = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "throughput_per_s")
+    for r in eff.tables["latency"].records():
+        key = f"{r['variant']}.bs{r['batch_size']}"
+        assert m[f"{key}.latency_p50_ms"].value == r["p50_ms"]
+        assert m[f"{key}.throughput_per_s"].value == r["throughput_per_s"]
+        for name in (*timed, "tokens_per_s"):
+            metric = m[f"{key}.{name}"]
+            assert metric.ci_low <= metric.value <= metric.ci_high, (key, name, metric)
+    assert eff.config["confidence"] == 0.95 and eff.config["bootstrap"] == 1000
+    from auditkit.api.outputs import check
+    from auditkit.audits.efficiency.outputs import OUTPUTS
+
+    assert check(OUTPUTS, eff) == []  # every metric with or without a CI as declared
 
     # energy: no RAPL (pinned above) and no NVML (CPU), so estimated, with its source and why
     # the measured meters were not used; CO2e from the FIN grid

@@ -25,6 +25,12 @@ class EfficiencyConfig(AuditConfig):
     budget_s: float = Field(
         default=10.0, gt=0, description="stop timing a setting after this many timed seconds"
     )
+    bootstrap: int = Field(
+        default=1000,
+        ge=100,
+        description="bootstrap resamples of the timed calls for the latency and throughput CIs",
+    )
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
     threads: int | None = Field(
         default=None, ge=1, description="torch CPU threads while timing (default: torch's own)"
     )

@@ -9,7 +9,7 @@ from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.efficiency import roofline as R
 from auditkit.audits.efficiency.config import EfficiencyConfig
 from auditkit.audits.efficiency.outputs import OUTPUTS
-from auditkit.audits.efficiency.timing import TimingResult
+from auditkit.audits.efficiency.timing import TimingResult, timing_cis
 from auditkit.audits.efficiency.variants import Variant
 
 LATENCY_COLUMNS = OUTPUTS.columns("latency")
@@ -83,7 +83,7 @@ def fill(
     shape = _encoder_shape(ctx, result)
     rows = _Rows()
     for m in measured:
-        _variant_rows(m, ref, cfg, shape, device_name, n_test, result.metrics, rows)
+        _variant_rows(m, ref, cfg, shape, device_name, n_test, ctx.seed, result.metrics, rows)
     _tables(ctx, cfg, measured, rows, energy_rows, threads, n_test, result)
     _model_metrics(ctx, ref, energy_rows, rows.roofline, result.metrics)
 
@@ -103,10 +103,12 @@ def _variant_rows(
     shape: R.EncoderShape | None,
     device_name: str | None,
     n_test: int,
+    seed: int,
     metrics: dict[str, Metric],
     rows: _Rows,
 ) -> None:
-    """One variant's deltas against fp32, and its metrics and rows per batch size."""
+    """One variant's deltas against fp32, and its metrics and rows per batch size (the timed
+    metrics with a bootstrap CI over the timed calls, see `timing_cis`)."""
     v = m.variant
     acc_delta = None if m.accuracy is None else m.accuracy - ref.accuracy
     f1_delta = None if m.macro_f1 is None else m.macro_f1 - ref.macro_f1
@@ -127,6 +129,7 @@ def _variant_rows(
             continue
         s = t.stats
         key = f"{v.name}.bs{bs}"
+        cis = timing_cis(t, n_resamples=cfg.bootstrap, seed=seed, confidence=cfg.confidence)
         for metric, value, unit, hib in (
             ("latency_p50_ms", s.p50, "ms", False),
             ("latency_p90_ms", s.p90, "ms", False),
@@ -134,7 +137,10 @@ def _variant_rows(
             ("throughput_per_s", t.throughput_per_s, "examples/s", True),
             ("tokens_per_s", t.tokens_per_s, "tokens/s", True),
         ):
-            metrics[f"{key}.{metric}"] = Metric(value=value, unit=unit, higher_is_better=hib)
+            low, high = cis[metric] or (None, None)
+            metrics[f"{key}.{metric}"] = Metric(
+                value=value, ci_low=low, ci_high=high, unit=unit, higher_is_better=hib
+            )
         rows.latency.append(
             [v.name, bs, s.p50, s.p90, s.p99, s.iqr, s.n, t.throughput_per_s, t.tokens_per_s]
         )

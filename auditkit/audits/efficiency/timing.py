@@ -2,7 +2,9 @@
 
 Each timed call is one real `predict_proba` on a batch of test texts (tokenization, padding and
 the forward pass: what a caller waits for). Batches are drawn from the test set, so sequence
-lengths are the realistic ones rather than a fixed synthetic length.
+lengths are the realistic ones rather than a fixed synthetic length. `timing_cis` bootstraps the
+timed calls for the CIs of the percentiles and the rates: call-to-call noise within one run, not
+the difference between two machines or two loads.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from auditkit import metrics as M
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class TimingResult:
     tokens: int  # real (unpadded) tokens processed in the timed calls
     padded_lengths: list[int] = field(default_factory=list)  # per timed call: longest in batch
     seconds: float = 0.0
+    call_tokens: list[int] = field(default_factory=list)  # per timed call: its real tokens
 
     @property
     def stats(self) -> Percentiles:
@@ -129,12 +134,60 @@ def time_calls(
         result.latencies_ms.append(elapsed * 1000.0)
         result.seconds += elapsed
         result.examples += len(chunk)
-        result.tokens += int(sum(lengths[i] for i in idx))
+        tokens = int(sum(lengths[i] for i in idx))
+        result.tokens += tokens
+        result.call_tokens.append(tokens)
         result.padded_lengths.append(int(max(lengths[i] for i in idx)))
         done = len(result.latencies_ms)
         if done >= min_iterations and result.seconds >= budget_s:
             break
     return result
+
+
+TIMED_METRICS = (
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "throughput_per_s",
+    "tokens_per_s",
+)
+
+
+def timing_cis(
+    t: TimingResult, *, n_resamples: int, seed: int, confidence: float
+) -> dict[str, tuple[float, float] | None]:
+    """Percentile-bootstrap CIs of TIMED_METRICS, resampling the timed calls with replacement.
+
+    A resampled call keeps its latency, its examples and its real tokens together. The
+    percentiles interpolate as `percentiles` does; the rates are sum(examples) / sum(seconds)
+    and sum(tokens) / sum(seconds) over the resampled calls, the same ratio as the point values.
+    Every statistic sees the same resamples (one seed). With fewer than 2 timed calls there is
+    nothing to resample: each CI is None.
+    """
+    lat = np.asarray(t.latencies_ms, dtype=np.float64)
+    n = lat.size
+    if n < 2:
+        return dict.fromkeys(TIMED_METRICS)
+    seconds = lat / 1000.0
+    # every timed call is one batch of batch_size texts (sample_batches never returns less)
+    examples = np.full(n, t.examples / n)
+    tokens = np.asarray(t.call_tokens, dtype=np.float64)
+    boot = {"n_resamples": n_resamples, "seed": seed, "confidence": confidence}
+
+    def rate(per_call: np.ndarray):
+        return lambda idx: per_call[idx].sum(axis=1) / seconds[idx].sum(axis=1)
+
+    statistics = {
+        f"latency_p{q}_ms": (lambda idx, q=q: np.percentile(lat[idx], q, axis=1))
+        for q in (50, 90, 99)
+    }
+    statistics["throughput_per_s"] = rate(examples)
+    out: dict[str, tuple[float, float] | None] = {
+        key: M.bootstrap(statistic, n, **boot)[:2] for key, statistic in statistics.items()
+    }
+    # a TimingResult built without per-call tokens has no honest interval for tokens_per_s
+    out["tokens_per_s"] = M.bootstrap(rate(tokens), n, **boot)[:2] if tokens.size == n else None
+    return out
 
 
 class PeakRss:
