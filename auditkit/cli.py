@@ -110,6 +110,13 @@ def validate(
         typer.echo(f"          warning: {warning}")
     typer.echo(f"  model:  {loaded.model.id} ({source.kind}: {source.location})")
     typer.echo(f"  audits: {', '.join(configs)}")
+    if loaded.gate is not None and loaded.gate.checks:
+        from auditkit.gate.spec import power_warnings, resolve_spec
+
+        spec = resolve_spec(loaded.gate)  # refuses what the gate could not test, here too
+        typer.echo(f"  gate:   {len(spec.checks)} checks, {spec.policy}, alpha {spec.alpha:g}")
+        for warning in power_warnings(spec, bundle.report.split_sizes.get("test", 0)):
+            typer.echo(f"          warning: {warning}")
 
 
 @app.command()
@@ -142,15 +149,37 @@ def baseline_save(
     to: Annotated[
         Path, typer.Option("--to", help="baseline file to write, e.g. baselines/main.json")
     ],
+    suite: Annotated[
+        Path | None,
+        typer.Option("--suite", help="store this suite's `gate:` section (default: the run's)"),
+    ] = None,
+    check: Annotated[
+        list[str] | None,
+        typer.Option("--check", help="add or override a stored check (as `auditkit gate`)"),
+    ] = None,
 ) -> None:
-    """Store a run's metrics, fingerprints and per-example predictions as a gate baseline."""
-    from auditkit.gate import save_baseline
+    """Store a run's metrics, fingerprints and per-example predictions as a gate baseline,
+    with the gate spec it holds the bar at."""
+    from auditkit.api.rundir import resolve_run_dir
+    from auditkit.gate import load_run, resolve_spec, save_baseline, spec_from_run
 
-    snap = save_baseline(run_dir, to)
+    if suite is not None:
+        from auditkit.suite import load_suite
+
+        proposal = load_suite(suite).gate
+    else:
+        proposal = spec_from_run(load_run(resolve_run_dir(run_dir)))
+    spec = resolve_spec(proposal, overrides=check) if (proposal or check) else None
+    snap = save_baseline(run_dir, to, spec)
     metrics = sum(len(a.metrics) for a in snap.audits.values())
     examples = f"{snap.examples.n} test examples" if snap.examples else "no per-example data"
+    bar = (
+        f"gate spec of {len(spec.checks)} checks ({spec.policy}, alpha {spec.alpha:g})"
+        if spec
+        else "no gate spec (the suite has no `gate:` section)"
+    )
     typer.echo(
-        f"baseline: {to} (run {snap.run_id}, {metrics} metrics, {examples}, "
+        f"baseline: {to} (run {snap.run_id}, {metrics} metrics, {examples}, {bar}, "
         f"{to.stat().st_size / 1024:.0f} KiB)"
     )
 
@@ -171,6 +200,13 @@ def baseline_show(
         f"  test set: {(snap.test_fingerprint or '?')[:12]}, "
         + (f"{snap.examples.n} examples with predictions" if snap.examples else "no predictions")
     )
+    if snap.gate is not None:
+        from auditkit.gate.spec import check_words
+
+        checks = "; ".join(f"{m} ({check_words(c)})" for m, c in snap.gate.checks.items())
+        typer.echo(f"  gate spec ({snap.gate.policy}, alpha {snap.gate.alpha:g}): {checks}")
+    else:
+        typer.echo("  gate spec: none stored (the gate takes the run's own gate section)")
     for name, audit in snap.audits.items():
         shown = ", ".join(
             f"{k} {m.value:.4g}"
@@ -187,7 +223,9 @@ def gate(
     suite: Annotated[
         Path | None,
         typer.Option(
-            "--suite", help="take the `gate:` section from this suite (default: the run's)"
+            "--suite",
+            help="propose this suite's `gate:` section (default: the run's); it may tighten "
+            "the baseline's stored spec, not loosen it",
         ),
     ] = None,
     check: Annotated[
@@ -199,6 +237,14 @@ def gate(
         ),
     ] = None,
     alpha: Annotated[float | None, typer.Option("--alpha", help="significance level")] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            help="regression (fail on evidence of harm) or non_inferiority (pass on evidence "
+            "of none)",
+        ),
+    ] = None,
     fail_on_inconclusive: Annotated[
         bool | None,
         typer.Option(
@@ -219,32 +265,50 @@ def gate(
             help="do not fail the gate for an audit that failed (checks on it still fail)",
         ),
     ] = False,
+    accept_loosened: Annotated[
+        bool,
+        typer.Option(
+            "--accept-loosened",
+            help="use a proposed spec that loosens the baseline's (the outputs still list each "
+            "loosening for the reviewer)",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Compare a run with a baseline; exit 1 on a significant regression or a failed audit."""
+    """Compare a run with a baseline; exit 1 on a significant regression, a failed audit or a
+    loosened gate spec."""
     _setup_logging(verbose)
     from auditkit.api.rundir import resolve_run_dir
-    from auditkit.gate import load_run, resolve_spec, run_gate, write_json
+    from auditkit.gate import load_baseline, load_run, run_gate, settle, write_json
     from auditkit.gate import output as gate_output
 
     if on_missing not in (None, "fail", "warn"):
         raise AuditkitError(f"--on-missing {on_missing!r}: expected fail or warn")
+    if policy not in (None, "regression", "non_inferiority"):
+        raise AuditkitError(f"--policy {policy!r}: expected regression or non_inferiority")
+    stored = load_baseline(baseline).gate
+    proposal, source = None, "the command line"
     if suite is not None:
         from auditkit.suite import load_suite
 
-        base_spec = load_suite(suite).gate
-    else:
+        proposal, source = load_suite(suite).gate, f"--suite {suite}"
+    elif stored is None:  # an old baseline: the run's own gate section, as before
         from auditkit.gate import spec_from_run
 
-        base_spec = spec_from_run(load_run(resolve_run_dir(run_dir)))
-    spec = resolve_spec(
-        base_spec,
+        proposal = spec_from_run(load_run(resolve_run_dir(run_dir)))
+        source = "the run's suite"
+    agreed = settle(
+        stored,
+        proposal,
+        source,
         overrides=check,
         alpha=alpha,
         fail_on_inconclusive=fail_on_inconclusive,
         on_missing=on_missing,
+        policy=policy,
+        accept_loosened=accept_loosened,
     )
-    report = run_gate(run_dir, baseline, spec, allow_failed_audits=allow_failed_audits)
+    report = run_gate(run_dir, baseline, agreed, allow_failed_audits=allow_failed_audits)
     typer.echo(gate_output.render_text(report), nl=False)
     if markdown:
         gate_output.write_text(markdown, gate_output.render_markdown(report))

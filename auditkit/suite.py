@@ -178,8 +178,15 @@ class GateSpec(StrictModel):
     """The suite's `gate:` section: which metrics `auditkit gate` checks, and how strictly."""
 
     alpha: float = Field(default=0.05, gt=0, lt=1, description="significance level")
+    policy: Literal["regression", "non_inferiority"] = Field(
+        default="regression",
+        description="regression: fail only on evidence of a worsening past a bound; "
+        "non_inferiority: pass only on evidence that every bound holds (one-sided, at alpha)",
+    )
     fail_on_inconclusive: bool = Field(
-        default=False, description="fail when a bound is crossed but not significantly"
+        default=False,
+        description="fail when a bound is crossed but not significantly (regression policy; "
+        "under non_inferiority a bound not shown always fails)",
     )
     on_missing: Literal["fail", "warn"] = Field(
         default="fail",
@@ -189,7 +196,8 @@ class GateSpec(StrictModel):
     correction: Literal["holm", "none"] = Field(
         default="holm",
         description="adjustment across the checks: holm keeps the chance that an unchanged "
-        "model fails any check at alpha; none tests each check at alpha on its own",
+        "model fails any check at alpha; none tests each check at alpha on its own (under "
+        "non_inferiority no adjustment is needed: the gate passes only if every check does)",
     )
     bootstrap: int = Field(default=2000, ge=200, description="paired bootstrap resamples")
     seed: int = 0

@@ -9,12 +9,15 @@ probabilities, metrics recomputed from them), and judged by the gate's own `_pre
   errors), 4 bare checks (accuracy, macro-F1, weighted-F1, Brier: any significant worsening
   fails), with Holm and without a correction;
 - the detection rate of the accuracy check (McNemar) when the true drop equals the minimum
-  detectable effect the gate reports for that discordance: it should be about 0.80.
+  detectable effect the gate reports for that discordance: it should be about 0.80;
+- the non-inferiority policy's pass rate when the true drop equals the bound (accuracy,
+  `max_drop` = `--bound`, Tango's score test): it should be at most alpha; and, beside it,
+  its pass rate for an unchanged model (its power at that bound);
+- the exact McNemar p-values of every simulated table against statsmodels' `mcnemar(exact=
+  True)`, when statsmodels is installed (the largest difference is printed).
 
     python bench/gate_calibration.py                  # 2,000 simulations per n
     python bench/gate_calibration.py --sims 400       # quicker, wider intervals
-
-The non-inferiority policy's pass rate (issue 17) is not here yet: that policy is not built.
 """
 
 from __future__ import annotations
@@ -92,6 +95,9 @@ def main() -> None:
     parser.add_argument("--accuracy", type=float, default=0.9)
     parser.add_argument("--discordance", type=float, default=0.08)
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument(
+        "--bound", type=float, default=0.02, help="non-inferiority max_drop (the default suite's)"
+    )
     args = parser.parse_args()
 
     from scipy.stats import norm
@@ -111,33 +117,75 @@ def main() -> None:
     }
     one = GateSpec(alpha=args.alpha, bootstrap=200, checks={"performance.accuracy": {}})
     z = norm.ppf(1 - args.alpha / 2) + norm.ppf(0.8)
+    try:
+        from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+    except ImportError:
+        sm_mcnemar = None
+    worst_gap = 0.0
+
+    def cross_check(base, cur) -> None:
+        nonlocal worst_gap
+        if sm_mcnemar is None:
+            return
+        from auditkit.gate.significance import mcnemar
+
+        b = base.examples.probs().argmax(1) == base.examples.labels()
+        c = cur.examples.probs().argmax(1) == cur.examples.labels()
+        table = [[int(np.sum(b & c)), int(np.sum(b & ~c))], [int(np.sum(~b & c)), 0]]
+        theirs = min(1.0, float(sm_mcnemar(table, exact=True).pvalue))
+        worst_gap = max(worst_gap, abs(mcnemar(b, c).p_value - theirs))
+
     print(f"{args.sims} simulations per n; accuracy {args.accuracy}, discordance "
           f"{args.discordance}, alpha {args.alpha}; 95% Clopper-Pearson intervals")  # fmt: skip
-    print(f"{'n':>6}  {'FWER holm':>24}  {'FWER none':>24}  {'MDE':>7}  {'detected at MDE':>24}")
+    print(f"{'n':>6}  {'FWER holm':>24}  {'FWER none':>24}  {'MDE':>7}  {'detected at MDE':>24}  "
+          f"{'bound':>6}  {'NI passes at bound':>24}  {'NI passes unchanged':>24}")  # fmt: skip
     for n in args.sizes:
         rng = np.random.default_rng(n)
         start = time.perf_counter()
         fails = {"holm": 0, "none": 0}
-        detected = 0
+        detected = passed_at_bound = passed_unchanged = 0
         mde = z * np.sqrt(args.discordance / n)
+        bound = args.bound
+        ni = GateSpec(
+            alpha=args.alpha,
+            policy="non_inferiority",
+            checks={"performance.accuracy": {"max_drop": bound}},
+        )
         for _ in range(args.sims):
             y = rng.integers(0, 3, n)
             b, c = outcomes(rng, n, args.accuracy, args.discordance, 0.0)
             base = snapshot(y, probs_for(rng, y, b), "base")
             cur = snapshot(y, probs_for(rng, y, c), "cand")
+            cross_check(base, cur)
             for name, spec in specs.items():
                 fails[name] += any(r.fails for r in judge(base, cur, spec))
             b, c = outcomes(rng, n, args.accuracy, args.discordance, mde)
             base = snapshot(y, probs_for(rng, y, b), "base")
             cur = snapshot(y, probs_for(rng, y, c), "cand")
+            cross_check(base, cur)
             detected += judge(base, cur, one)[0].fails
+            b, c = outcomes(rng, n, args.accuracy, args.discordance, bound)
+            base = snapshot(y, probs_for(rng, y, b), "base")
+            cur = snapshot(y, probs_for(rng, y, c), "cand")
+            passed_at_bound += not judge(base, cur, ni)[0].fails
+            b, c = outcomes(rng, n, args.accuracy, args.discordance, 0.0)
+            base = snapshot(y, probs_for(rng, y, b), "base")
+            cur = snapshot(y, probs_for(rng, y, c), "cand")
+            passed_unchanged += not judge(base, cur, ni)[0].fails
 
         def share(k: int) -> str:
             low, high = proportion_ci(k, args.sims, 0.95)
             return f"{k / args.sims:.3f} [{low:.3f}, {high:.3f}]"
 
         print(f"{n:>6}  {share(fails['holm']):>24}  {share(fails['none']):>24}  {mde:>7.4f}  "
-              f"{share(detected):>24}   ({time.perf_counter() - start:.0f} s)")  # fmt: skip
+              f"{share(detected):>24}  {bound:>6.4f}  {share(passed_at_bound):>24}  "
+              f"{share(passed_unchanged):>24}   "
+              f"({time.perf_counter() - start:.0f} s)")  # fmt: skip
+    if sm_mcnemar is not None:
+        print(f"exact McNemar vs statsmodels mcnemar(exact=True): largest |p difference| "
+              f"{worst_gap:.2e} over {2 * args.sims * len(args.sizes)} tables")  # fmt: skip
+    else:
+        print("statsmodels is not installed: no McNemar cross-check")
 
 
 if __name__ == "__main__":

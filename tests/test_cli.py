@@ -178,3 +178,28 @@ def test_summary_prints_counts_without_decimals_and_measures_with_four():
     assert _fmt(Metric(value=0.5, ci_low=0.4, ci_high=0.6)) == "0.5000 [0.400, 0.600]"
     assert _fmt(Metric(value=1.0, ci_low=1.0, ci_high=1.0)) == "1.0000 [1.000, 1.000]"
     assert _fmt(Metric(value=12.86)) == "12.8600" and _fmt(Metric(value=None)) == "n/a"
+
+
+def test_validate_warns_when_the_gate_cannot_see_its_own_bound():
+    """The default suite's 132 test examples cannot see its 2-point accuracy bound: even with
+    no other flips, exact McNemar needs 6 losses (2 * 0.5**6 < 0.05), reached with 80% power
+    only once the drop is about 5.9 points."""
+    from scipy.stats import binom
+
+    from auditkit.gate.pairing import best_case_accuracy_drop
+    from auditkit.gate.spec import power_warnings
+    from auditkit.suite import GateSpec
+
+    best = best_case_accuracy_drop(132, 0.05)
+    assert binom.sf(5, 132, best) == pytest.approx(0.8) and 0.058 < best < 0.06
+    root = Path(__file__).resolve().parents[1]
+    done = cli("validate", "suites/finance_sentiment.yaml", cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert "gate:   3 checks, regression, alpha 0.05" in done.stdout
+    assert "performance.accuracy: the allowed drop 0.02 is below what 132 test examples" in (
+        done.stdout
+    )
+    spec = GateSpec(checks={"performance.accuracy": {"max_drop": 0.07}})
+    assert power_warnings(spec, 132) == []  # a bound it can see
+    shown = spec.model_copy(update={"policy": "non_inferiority"})  # z^2 / (n + z^2)
+    assert power_warnings(shown, 50) == [] and len(power_warnings(shown, 30)) == 1

@@ -179,13 +179,13 @@ def test_inconclusive_fails_only_when_asked(runs, baseline):
     acc = check_of(good, "performance.accuracy")
     worse_run, base_run = ("reseeded", "good") if acc.delta < 0 else ("good", "reseeded")
     other = runs["folder"] / "baselines" / "other.json"
-    assert call_cli("baseline", "save", str(runs[base_run]), "--to", str(other))[0] == 0
+    save = ["baseline", "save", str(runs[base_run]), "--to", str(other)]
+    assert call_cli(*save, "--check", "performance.accuracy:max_drop=0,min=none")[0] == 0
     args = ["gate", str(runs[worse_run]), "--baseline", str(other)]
-    args += ["--check", "performance.accuracy:max_drop=0,min=none", "--on-missing", "warn"]
     code, out, _ = call_cli(*args)
-    assert code == 0 and "inconclusive" in out
-    code, out, _ = call_cli(*args, "--fail-on-inconclusive")
-    assert code == 1 and "INCONCLUSIVE" in out
+    assert code == 0 and "inconclusive" in out and "checks from baseline;" in out
+    code, out, _ = call_cli(*args, "--fail-on-inconclusive")  # a tightening: no loosening
+    assert code == 1 and "INCONCLUSIVE" in out and "LOOSENED" not in out
 
 
 def load_gate_of(runs, baseline, name) -> GateReport:
@@ -205,14 +205,37 @@ def test_suite_option_and_overrides(runs, baseline):
         runs["good_suite"].read_text().split("gate:")[0]
         + "gate:\n  checks:\n    performance.brier: {max_drop: 0.5}\n"
     )
-    code, out, err = call_cli(
-        "gate", str(runs["degraded"]), "--baseline", str(baseline), "--suite", str(suite),
-        "--check", "performance.nll:max_drop=100",
-    )  # fmt: skip
+    args = ["gate", str(runs["degraded"]), "--baseline", str(baseline), "--suite", str(suite)]
+    args += ["--check", "performance.nll:max_drop=100"]
+    # the proposal drops the baseline's three checks: the gate fails, listing each, and runs
+    # them at the baseline's bar anyway (the degraded model fails them too)
+    code, out, err = call_cli(*args)
+    assert code == 1 and "LOOSENED" in out, out + err
+    report = load_gate(runs["degraded"] / GATE_FILE)
+    assert [x.item for x in report.loosened] == [
+        "performance.accuracy", "performance.macro_f1", "performance.ece",
+    ]  # fmt: skip
+    assert all(x.proposed == "removed" for x in report.loosened) and not report.accept_loosened
+    assert {c.metric for c in report.checks} >= {"performance.accuracy", "performance.brier"}
+    assert "performance.accuracy: min 0.6, max_drop 0.03 -> removed" in out
+    # a reviewer accepts: the proposal runs as it is, and the outputs still list the loosening
+    md = runs["folder"] / "loosened.md"
+    code, out, err = call_cli(*args, "--accept-loosened", "--markdown", str(md))
     assert code == 0, out + err  # brier and nll rise, but within these (loose) bounds
-    checks = load_gate(runs["degraded"] / GATE_FILE).checks
-    assert [c.metric for c in checks] == ["performance.brier", "performance.nll"]
-    assert all(c.verdict == "pass" and c.delta > 0 for c in checks)
+    report = load_gate(runs["degraded"] / GATE_FILE)
+    assert [c.metric for c in report.checks] == ["performance.brier", "performance.nll"]
+    assert all(c.verdict == "pass" and c.delta > 0 for c in report.checks)
+    assert report.accept_loosened and len(report.loosened) == 3
+    assert "accepted with --accept-loosened" in md.read_text()
+    # a proposal that only adds a check tightens the bar: no loosening
+    code, out, err = call_cli(
+        "gate", str(runs["good"]), "--baseline", str(baseline),
+        "--check", "performance.brier:max_drop=0.5",
+    )  # fmt: skip
+    assert code == 0, out + err
+    report = load_gate(runs["good"] / GATE_FILE)
+    assert not report.loosened and report.spec_source == "baseline, tightened by the proposal"
+    assert len(report.checks) == 4
 
 
 def test_missing_metric_policy(runs, baseline):
@@ -228,7 +251,9 @@ def test_missing_metric_policy(runs, baseline):
     assert "skipped" not in html.split('id="gate"')[1].split("</section>")[0]
     assert 'class="badge b-missing"' in html and "performance.acuracy" in html
     assert 'class="badge b-failed"' in html  # the gate's overall result: it failed
-    code, out, _ = call_cli(*args, "--on-missing", "warn")
+    code, out, _ = call_cli(*args, "--on-missing", "warn")  # loosens the baseline's `fail`
+    assert code == 1 and "on_missing: fail -> warn" in out
+    code, out, _ = call_cli(*args, "--on-missing", "warn", "--accept-loosened")
     assert code == 0
 
 
@@ -313,6 +338,7 @@ def test_example_workflow_commands_all_run(runs, tmp_path):
         "RUN_DIR": str(tmp_path / "reports" / "toy" / "latest"),
         "BASELINE": str(tmp_path / "baselines" / "main.json"),
         "PYTHONPATH": str(ROOT),  # this checkout's auditkit, whatever the cwd
+        "ACCEPT_LOOSENED": "",  # no reviewer's label
     }
     used = set(re.findall(r"\$\{?([A-Z_]+)", " ".join(cmd for _, cmd in commands)))
     assert used <= set(workflow["env"]) and used <= set(env), used  # every variable is set here
@@ -327,7 +353,12 @@ def test_example_workflow_commands_all_run(runs, tmp_path):
                 cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
             )  # fmt: skip
             assert done.returncode == 0, f"{cmd}\n{done.stdout}\n{done.stderr}"
-    assert (tmp_path / "gate.md").read_text().startswith("### ✅ auditkit gate passed")
+    md = (tmp_path / "gate.md").read_text()
+    assert md.startswith("### ✅ auditkit gate passed") and "checks from baseline" in md
+    stored = json.loads((tmp_path / "baselines" / "main.json").read_text())["gate"]
+    assert set(stored["checks"]) == {
+        "performance.accuracy", "performance.macro_f1", "performance.ece",
+    }  # fmt: skip  # main's bar, held by the baseline
     assert ET.parse(tmp_path / "gate-junit.xml").getroot().find("testsuite").get("failures") == "0"
     assert json.loads((tmp_path / "gate.json").read_text())["passed"] is True
 
@@ -387,7 +418,8 @@ def test_a_check_on_a_failed_or_absent_audit_fails_whatever_on_missing_says(
     run_dir = _with_failed_audit(runs["reseeded"], tmp_path / "crashed")
     code, out, err = call_cli(
         "gate", str(run_dir), "--baseline", str(baseline), "--allow-failed-audits",
-        "--on-missing", "warn", "--check", "robustness.deepwordbug.attack_success_rate:max=0.5",
+        "--on-missing", "warn", "--accept-loosened",  # warn loosens the baseline's `fail`
+        "--check", "robustness.deepwordbug.attack_success_rate:max=0.5",
         "--check", "fairness.gender.counterfactual_flip_rate:max=0.1",
         "--check", "performance.no_such_metric:min=0.1",
     )  # fmt: skip

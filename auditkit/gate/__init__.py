@@ -1,6 +1,7 @@
 """The CI gate: does a run regress against a stored baseline, beyond noise?
 
-- `spec`: the suite's `gate:` section with the command line's overrides applied;
+- `spec`: the suite's `gate:` section with the command line's overrides applied, and the bar a
+  baseline holds: a proposal may tighten the stored spec, and each loosening is listed;
 - `baseline`: a run reduced to what the gate compares (a Snapshot); saved, a baseline file;
 - `significance`: the paired tests (exact McNemar, paired bootstrap);
 - `pairing`: pairing two runs per example and, for one metric, the test, p-value and verdict,
@@ -27,18 +28,29 @@ from auditkit.gate.output import (
     write_json,
 )
 from auditkit.gate.pairing import Comparison, Pairing, compare_metric, pair_snapshots
-from auditkit.gate.spec import parse_check_override, resolve_spec, spec_from_run
+from auditkit.gate.spec import (
+    AgreedSpec,
+    Loosening,
+    agree,
+    parse_check_override,
+    resolve_spec,
+    settle,
+    spec_from_run,
+)
 from auditkit.suite import GateSpec
 
 __all__ = [
     "GATE_FILE",
+    "AgreedSpec",
     "CheckResult",
     "Comparison",
     "GateReport",
     "GateSpec",
+    "Loosening",
     "Pairing",
     "Snapshot",
     "Verdict",
+    "agree",
     "compare_metric",
     "evaluate_check",
     "exit_code",
@@ -50,6 +62,7 @@ __all__ = [
     "resolve_spec",
     "run_gate",
     "save_baseline",
+    "settle",
     "snapshot_from_run",
     "spec_from_run",
     "write_json",

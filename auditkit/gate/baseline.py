@@ -34,6 +34,7 @@ from auditkit.api.results import (
 from auditkit.api.rundir import RESULTS_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
 from auditkit.files import write_atomic
+from auditkit.suite import GateSpec
 
 BASELINE_FORMAT = "auditkit-baseline"
 BASELINE_VERSION = "1"
@@ -115,6 +116,11 @@ class Snapshot(_Plain):
     audits: dict[str, AuditSnapshot]
     examples: Examples | None = Field(
         default=None, description="null when the run has no performance predictions"
+    )
+    gate: GateSpec | None = Field(
+        default=None,
+        description="the gate spec agreed when the baseline was saved: `auditkit gate` checks "
+        "against it, and a proposal may only tighten it (null: none was stored)",
     )
 
     @property
@@ -245,9 +251,13 @@ def examples_from_frame(frame, label_names: list[str], *, where: str) -> Example
 # --------------------------------------------------------------------------- files
 
 
-def save_baseline(run_dir: str | os.PathLike[str], to: str | os.PathLike[str]) -> Snapshot:
-    """Write the run's snapshot to `to` (atomically; parent folders are created)."""
+def save_baseline(
+    run_dir: str | os.PathLike[str], to: str | os.PathLike[str], gate: GateSpec | None = None
+) -> Snapshot:
+    """Write the run's snapshot, with the gate spec it holds the bar at, to `to` (atomically;
+    parent folders are created)."""
     snapshot = snapshot_from_run(run_dir)
+    snapshot.gate = gate
     write_atomic(Path(to), snapshot.model_dump_json(indent=1))
     return snapshot
 

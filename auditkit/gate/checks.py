@@ -41,8 +41,10 @@ from auditkit.gate.pairing import (
     Pairing,
     compare_metric,
     minimum_detectable,
+    noninferiority,
     pair_snapshots,
 )
+from auditkit.gate.spec import AgreedSpec
 from auditkit.suite import GateCheck, GateSpec
 
 DROP_KEYS = ("max_drop", "max_relative_drop")
@@ -54,7 +56,7 @@ _EMPTY = dict.fromkeys(
 def run_gate(
     run_dir: str | os.PathLike[str],
     baseline_file: str | os.PathLike[str],
-    spec: GateSpec,
+    spec: GateSpec | AgreedSpec,
     *,
     write: bool = True,
     allow_failed_audits: bool = False,
@@ -62,11 +64,15 @@ def run_gate(
     """Compare a run with a baseline under `spec`; writes gate.json into the run directory.
 
     A run with a failed audit fails the gate (the audit and its error are named) unless
-    `allow_failed_audits`; a check on an audit that failed or did not run fails either way."""
+    `allow_failed_audits`; a check on an audit that failed or did not run fails either way.
+    An `AgreedSpec` (`agree`: the baseline's spec against a proposal) that was loosened fails
+    the gate unless the loosening was accepted."""
+    agreed = spec if isinstance(spec, AgreedSpec) else AgreedSpec(spec, "given")
+    spec = agreed.spec
     folder = resolve_run_dir(run_dir)
     base = load_baseline(baseline_file)
     cur = snapshot_from_run(folder)
-    warnings: list[str] = []
+    warnings: list[str] = [agreed.warning] if agreed.warning else []
     failed = failed_audits(cur)
     if base.suite_name != cur.suite_name:
         warnings.append(f"baseline is from suite {base.suite_name!r}, the run {cur.suite_name!r}")
@@ -77,10 +83,12 @@ def run_gate(
         _prepare(metric, check, base, cur, pairing, spec, warnings)
         for metric, check in spec.checks.items()
     ]
-    adjusted = adjust([p.p_check for p in pending], spec.correction)
+    adjusted = adjust([p.p_check for p in pending], effective_correction(spec))
     checks = [p.early or _finish(p, adj) for p, adj in zip(pending, adjusted, strict=True)]
     report = GateReport(
-        passed=not any(c.fails for c in checks) and (allow_failed_audits or not failed),
+        passed=not any(c.fails for c in checks)
+        and (allow_failed_audits or not failed)
+        and (agreed.accepted or not agreed.loosened),
         run_id=cur.run_id,
         run_dir=str(folder),
         suite_name=cur.suite_name,
@@ -96,6 +104,7 @@ def run_gate(
         n_paired=cur.examples.n if pairing.ok and cur.examples else None,
         test_fingerprint_match=pairing.fingerprint_match,
         alpha=spec.alpha,
+        policy=spec.policy,
         correction=spec.correction,
         n_tested=sum(p.p_check is not None for p in pending),
         fail_on_inconclusive=spec.fail_on_inconclusive,
@@ -104,6 +113,9 @@ def run_gate(
         checks=checks,
         failed_audits=failed,
         allow_failed_audits=allow_failed_audits,
+        spec_source=agreed.source,
+        loosened=list(agreed.loosened),
+        accept_loosened=agreed.accepted,
         warnings=warnings,
         created_at=now_iso(),
         auditkit_version=__version__,
@@ -150,6 +162,13 @@ class _Check:
         return self.result("missing", self.spec.on_missing == "fail", reason)
 
 
+def effective_correction(spec: GateSpec) -> str:
+    """Holm under the regression policy (unless switched off); none under non_inferiority,
+    where the gate passes only if every check shows its bounds, so the chance of passing a
+    model that breaks any one bound is at most alpha without an adjustment."""
+    return "none" if spec.policy == "non_inferiority" else spec.correction
+
+
 def adjust(p_values: list[float | None], correction: str) -> list[float | None]:
     """Holm's step-down adjustment over the checks that have a test (None: no test, left as
     None); `none` leaves each p as it is. Holm controls the chance that any check fails when
@@ -175,6 +194,9 @@ class _Pending:
     worse_by: float | None
     p_check: float | None  # the p the check is judged by (before adjustment)
     early: CheckResult | None = None  # decided without a test (missing, as-is)
+    # non_inferiority: each bound as (one-sided p that it holds or None, holds at the point
+    # estimate, words); None under the regression policy
+    claims: list[tuple[float | None, bool, str]] | None = None
 
 
 def evaluate_check(
@@ -222,6 +244,8 @@ def _prepare(
             f"--check {path}:higher_is_better=true",
         )
     confidence = (cur.audits.get(path.partition(".")[0]) or _NO_AUDIT).confidence or 0.95
+    if spec.policy == "non_inferiority":
+        return _prepare_shown(c, base, cur, pairing, spec, confidence, warnings)
     bounds = _absolute_tests(check, c.m_cur, confidence)  # (crossed, p, words)
     if c.m_base is None:
         if not c.drop_bound:
@@ -235,8 +259,19 @@ def _prepare(
             c.fields |= _EMPTY
             return _pending(c, bounds, None, None)
         return early(c.missing(c.why_base or "absent from the baseline"))
+    cmp, worse_by = _compare(c, base, cur, pairing, spec, warnings)
+    if c.drop_bound and worse_by is not None:
+        bounds += _drop_test(c, cmp, worse_by)
+    return _pending(c, bounds, cmp, worse_by)
+
+
+def _compare(
+    c: _Check, base: Snapshot, cur: Snapshot, pairing: Pairing, spec: GateSpec, warnings
+) -> tuple[Comparison, float | None]:
+    """The metric's comparison (paired where it can be) and the worsening, in its direction."""
+    assert c.m_base is not None and c.m_cur is not None
     cmp = compare_metric(
-        path,
+        c.path,
         c.m_base,
         c.m_cur,
         base,
@@ -252,9 +287,35 @@ def _prepare(
     worse_by = None
     if c.hib is not None:
         worse_by = -cmp.delta if c.hib else cmp.delta
-    if c.drop_bound and worse_by is not None:
-        bounds += _drop_test(c, cmp, worse_by)
-    return _pending(c, bounds, cmp, worse_by)
+    return cmp, worse_by
+
+
+def _prepare_shown(
+    c: _Check,
+    base: Snapshot,
+    cur: Snapshot,
+    pairing: Pairing,
+    spec: GateSpec,
+    confidence: float,
+    warnings: list[str],
+) -> _Pending:
+    """Non-inferiority: each bound is a claim the data must support. A claim's p is one-sided
+    (small: the bound holds); the check is judged by its largest p, since every claim must
+    hold (an intersection-union test, which needs no adjustment to keep its level)."""
+    claims = _absolute_claims(c.check, c.m_cur, confidence, spec.alpha)
+    cmp = worse_by = None
+    if c.drop_bound:
+        if c.m_base is None:
+            c.fields |= _EMPTY
+            return _Pending(c, [], None, None, None, early=c.missing(c.why_base or "absent"))
+        cmp, worse_by = _compare(c, base, cur, pairing, spec, warnings)
+        if worse_by is not None:
+            claims += _drop_claim(c, cmp, worse_by)
+    else:
+        c.fields |= _EMPTY
+    ps = [p for p, _, _ in claims]
+    p_check = None if not ps or None in ps else max(ps)
+    return _Pending(c, [], cmp, worse_by, p_check, claims=claims)
 
 
 _NO_AUDIT = AuditSnapshot(status="ok")
@@ -276,6 +337,9 @@ def _finish(p: _Pending, p_adjusted: float | None) -> CheckResult:
     c, cmp = p.c, p.cmp
     alpha = c.spec.alpha
     c.fields["p_adjusted"] = p_adjusted
+    if p.claims is not None:
+        result = _shown_verdict(p)
+        return result if cmp is None else _with_power(c, cmp, result)
     as_is = [w for q, w in p.problems if q is None]
     if as_is:
         result = c.result("regressed", True, "; ".join(as_is))
@@ -290,6 +354,85 @@ def _finish(p: _Pending, p_adjusted: float | None) -> CheckResult:
     else:
         result = _unbounded(c, cmp, p.worse_by)
     return result if cmp is None else _with_power(c, cmp, result)
+
+
+def _shown_verdict(p: _Pending) -> CheckResult:
+    """Non-inferiority: pass only when every bound is shown to hold at alpha. A bound missed at
+    the point estimate is `regressed`; one met at the point but not shown is `inconclusive`,
+    and fails (the evidence the policy asks for is not there)."""
+    c, claims = p.c, p.claims or []
+    alpha = c.spec.alpha
+    words = "; ".join(w for _, _, w in claims) or "no bound to show"
+    if p.p_check is not None and p.p_check < alpha:
+        if p.cmp is not None and p.cmp.significant and (p.worse_by or 0) < 0:
+            return c.result("improved", False, f"shown within bounds and better: {words}")
+        return c.result("pass", False, f"shown within bounds at alpha {alpha:g}: {words}")
+    if any(not holds for _, holds, _ in claims):
+        return c.result("regressed", True, f"past its bound: {words}")
+    return c.result(
+        "inconclusive", True, f"not shown within bounds at alpha {alpha:g} (fails under "
+        f"non_inferiority): {words}",
+    )  # fmt: skip
+
+
+def _absolute_claims(
+    check: GateCheck, m: Metric, confidence: float, alpha: float
+) -> list[tuple[float | None, bool, str]]:
+    """min/max under non_inferiority: (one-sided p that the value is on the right side of the
+    bound, holds at the point, words). Without a CI the value is compared as it is (p 0 or 1):
+    a count or a size has no sampling error to allow for."""
+    from scipy.stats import norm
+
+    se = _standard_error(m, confidence)
+    out = []
+    for key, side in (("min", 1), ("max", -1)):
+        bound = getattr(check, key)
+        if bound is None:
+            continue
+        margin = side * (m.value - bound)  # > 0: on the right side
+        holds = margin >= 0
+        if se is None:
+            words = f"{m.value:.4g} {'>=' if key == 'min' else '<='} {key} {bound:g}"
+            if not holds:
+                words = f"{m.value:.4g} is {'below' if key == 'min' else 'above'} {key} {bound:g}"
+            out.append((0.0 if holds else 1.0, holds, words + " (no CI: compared as is)"))
+            continue
+        p = float(norm.sf(margin / se))
+        z = float(norm.ppf(1 - alpha))
+        edge = m.value - side * z * se
+        which = "lower" if key == "min" else "upper"
+        out.append((p, holds, f"{m.value:.4g}, {which} {1 - alpha:.0%} bound {edge:.4g} vs "
+                    f"{key} {bound:g} (one-sided {_p(p)})"))  # fmt: skip
+    return out
+
+
+def _drop_claim(
+    c: _Check, cmp: Comparison, worse_by: float
+) -> list[tuple[float | None, bool, str]]:
+    """The drop bound under non_inferiority: evidence that the worsening is under the bound,
+    by the test that fits the comparison (Tango's score test for paired accuracy, the paired
+    bootstrap's tail, or the normal approximation of a CI comparison)."""
+    limit = _drop_limit(c, cmp)
+    if limit is None:
+        return []
+    holds = worse_by <= limit + 1e-12
+    p, upper = noninferiority(cmp, limit, c.hib is not False, c.spec.alpha)
+    if p is None:
+        return [(None, holds, f"worse by {worse_by:.4g} (allowed {limit:.4g}); no uncertainty "
+                 "to show the bound with")]  # fmt: skip
+    bound = f", upper {1 - c.spec.alpha:.0%} bound {upper:.4g}" if upper is not None else ""
+    c.fields["worse_upper"] = upper
+    return [(p, holds, f"worse by {worse_by:.4g}{bound} (allowed {limit:.4g}), one-sided "
+             f"{_p(p)}")]  # fmt: skip
+
+
+def _standard_error(m: Metric, confidence: float) -> float | None:
+    """A metric's standard error from its CI's half-width at `confidence` (normal)."""
+    from scipy.stats import norm
+
+    if m.ci_low is None or m.ci_high is None or not m.ci_high > m.ci_low:
+        return None
+    return (m.ci_high - m.ci_low) / (2 * float(norm.ppf(0.5 + confidence / 2)))
 
 
 def _adjusted_words(p: _Pending, p_adjusted: float | None) -> str:
@@ -313,18 +456,21 @@ def _unbounded(c: _Check, cmp: Comparison | None, worse_by: float | None) -> Che
 def _with_power(c: _Check, cmp: Comparison, result: CheckResult) -> CheckResult:
     """The smallest worsening this comparison can detect, and whether the check's drop bound
     is below it (then the check cannot see the regressions it is meant to catch)."""
-    mde = minimum_detectable(cmp)
+    shown = c.spec.policy == "non_inferiority"
+    mde = minimum_detectable(cmp, one_sided=shown)
     limit = _drop_limit(c, cmp) if c.drop_bound else None
     update: dict = {"mde": mde}
     if mde is not None and limit is not None and limit > 0 and mde > limit:
         n = cmp.test.n if cmp.test is not None and cmp.test.n else None
         who = f"with {n} paired examples" if n else "with these two runs' CIs"
         update["underpowered"] = True
-        update["reason"] = (
-            f"{result.reason}; underpowered: {who} this check detects worsenings of "
-            f"{mde:.3g} or more ({POWER:.0%} power at alpha {c.spec.alpha:g}); the bound is "
-            f"{limit:.3g}"
-        )
+        power = f"{POWER:.0%} power at alpha {c.spec.alpha:g}"
+        if shown:
+            what = (f"an unchanged model passes this check ({power}, one-sided) only when the "
+                    f"bound is {mde:.3g} or more")  # fmt: skip
+        else:
+            what = f"this check detects worsenings of {mde:.3g} or more ({power})"
+        update["reason"] = f"{result.reason}; underpowered: {who} {what}; the bound is {limit:.3g}"
     return result.model_copy(update=update)
 
 
@@ -393,9 +539,7 @@ def _absolute_tests(
     error), so it is judged at the gate's alpha like every other check; None without a CI."""
     from scipy.stats import norm
 
-    se = None
-    if m.ci_low is not None and m.ci_high is not None and m.ci_high > m.ci_low:
-        se = (m.ci_high - m.ci_low) / (2 * float(norm.ppf(0.5 + confidence / 2)))
+    se = _standard_error(m, confidence)
     out = []
     for key, side in (("min", -1), ("max", 1)):
         bound = getattr(check, key)

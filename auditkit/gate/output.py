@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from auditkit.files import write_atomic
 from auditkit.gate.pairing import Method
+from auditkit.gate.spec import Loosening
 
 GATE_VERSION = "1"
 Verdict = Literal["pass", "regressed", "improved", "inconclusive", "missing"]
@@ -50,6 +51,9 @@ class CheckResult(_Plain):
     # test (as-is comparisons, missing metrics)
     mde: float | None = None
     underpowered: bool = False  # the mde exceeds the check's drop bound
+    # non_inferiority: the upper one-sided (1 - alpha) bound of the worsening, in the metric's
+    # units; the drop bound is shown when it is below the bound
+    worse_upper: float | None = None
 
 
 class FailedAudit(_Plain):
@@ -79,6 +83,7 @@ class GateReport(_Plain):
     n_paired: int | None  # test examples the paired tests ran on
     test_fingerprint_match: bool
     alpha: float
+    policy: Literal["regression", "non_inferiority"] = "regression"
     correction: Literal["holm", "none"] = "holm"
     n_tested: int | None = None  # checks with a test: Holm's m
     fail_on_inconclusive: bool
@@ -88,9 +93,18 @@ class GateReport(_Plain):
     # audits of the run that failed: each fails the gate unless allow_failed_audits
     failed_audits: list[FailedAudit] = []
     allow_failed_audits: bool = False
+    # where the checks came from (the baseline's agreed spec, or what was given), and each way
+    # the proposed spec loosened it: loosening fails the gate unless accepted
+    spec_source: str = "given"
+    loosened: list[Loosening] = []
+    accept_loosened: bool = False
     warnings: list[str]
     created_at: str
     auditkit_version: str
+
+    @property
+    def loosening_fails(self) -> bool:
+        return bool(self.loosened) and not self.accept_loosened
 
     @property
     def failing_audits(self) -> list[FailedAudit]:
@@ -184,14 +198,35 @@ def summary_line(report: GateReport) -> str:
     )
     word = "PASSED" if report.passed else "FAILED"
     failed = f"; {len(report.failed_audits)} failed audit(s)" if report.failed_audits else ""
+    if report.loosened:
+        state = "accepted" if report.accept_loosened else "fails the gate"
+        failed += f"; spec loosened in {len(report.loosened)} way(s) ({state})"
     return (
         f"gate {word}: {len(report.checks)} checks ({counts}){failed}; {how}; "
-        f"alpha {report.alpha:g}, {_correction(report)}; baseline {report.baseline.file} "
-        f"(run {report.baseline.run_id})"
+        f"alpha {report.alpha:g}, {_correction(report)}; checks from {report.spec_source}; "
+        f"baseline {report.baseline.file} (run {report.baseline.run_id})"
+    )
+
+
+def loosening_words(item: Loosening) -> str:
+    return f"{item.item}: {item.baseline} -> {item.proposed} ({item.why})"
+
+
+def _loosened_headline(report: GateReport) -> str:
+    if report.accept_loosened:
+        return "the proposed gate spec loosens the baseline's; accepted with --accept-loosened:"
+    return (
+        "LOOSENED: the proposed gate spec loosens the baseline's, so the gate fails; the "
+        "checks ran at the baseline's bar. Pass --accept-loosened once a reviewer agrees:"
     )
 
 
 def _correction(report: GateReport) -> str:
+    if report.policy == "non_inferiority":
+        return (
+            "non-inferiority: each check passes only when shown within its bounds (one-sided); "
+            "no adjustment across checks is needed, as all must pass"
+        )
     if report.correction == "none":
         return "no correction for multiple checks"
     return f"Holm over {report.n_tested} tested checks" if report.n_tested else "Holm"
@@ -226,6 +261,9 @@ def render_text(report: GateReport) -> str:
             out.append(f"  {check.metric}: {check.verdict}: {check.reason}")
     for f in report.failed_audits:
         out.append(f"  {_failed_audit_words(report, f)}")
+    if report.loosened:
+        out.append(f"  {_loosened_headline(report)}")
+        out += [f"    - {loosening_words(item)}" for item in report.loosened]
     for warning in report.warnings:
         out.append(f"  warning: {warning}")
     out.append(summary_line(report))
@@ -251,7 +289,8 @@ def render_markdown(report: GateReport) -> str:
         f"Run `{report.run_id}` (suite `{report.suite_name}`) against baseline "
         f"`{report.baseline.file}` (run `{report.baseline.run_id}`) · {how} · "
         f"α = {report.alpha:g}, {_correction(report)} · inconclusive "
-        f"{'fails' if report.fail_on_inconclusive else 'does not fail'}",
+        f"{'fails' if _inconclusive_fails(report) else 'does not fail'} · checks from "
+        f"{report.spec_source}",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join(["---", *["---:"] * 5, "---", "---", "---", "---"]) + "|",
@@ -272,12 +311,21 @@ def render_markdown(report: GateReport) -> str:
     notes += [f"- ⚠️ {w}" for w in report.warnings]
     if notes:
         lines += ["", *notes]
+    if report.loosened:
+        icon = "⚠️" if report.accept_loosened else "❌"
+        lines += ["", f"**{icon} {_md_cell(_loosened_headline(report))}**", ""]
+        lines += [f"- {_md_cell(loosening_words(item))}" for item in report.loosened]
     return "\n".join(lines) + "\n"
+
+
+def _inconclusive_fails(report: GateReport) -> bool:
+    return report.fail_on_inconclusive or report.policy == "non_inferiority"
 
 
 def render_junit(report: GateReport) -> str:
     """JUnit XML: one <testcase> per check; regressions (and what fails by policy) are failures."""
     failures = sum(c.fails for c in report.checks) + len(report.failing_audits)
+    failures += report.loosening_fails
     skipped = sum((not c.fails) and c.verdict in ("inconclusive", "missing") for c in report.checks)
     skipped += len(report.failed_audits) - len(report.failing_audits)
     suites = ET.Element("testsuites", name="auditkit gate")
@@ -285,7 +333,7 @@ def render_junit(report: GateReport) -> str:
         suites,
         "testsuite",
         name=f"auditkit gate: {report.suite_name}",
-        tests=str(len(report.checks) + len(report.failed_audits)),
+        tests=str(len(report.checks) + len(report.failed_audits) + bool(report.loosened)),
         failures=str(failures),
         errors="0",
         skipped=str(skipped),
@@ -298,7 +346,9 @@ def render_junit(report: GateReport) -> str:
         ("baseline_run_id", report.baseline.run_id),
         ("paired", str(report.paired).lower()),
         ("alpha", f"{report.alpha:g}"),
+        ("policy", report.policy),
         ("correction", report.correction),
+        ("spec_source", report.spec_source),
     ):
         ET.SubElement(props, "property", name=key, value=value)
     for check in report.checks:
@@ -334,6 +384,16 @@ def render_junit(report: GateReport) -> str:
             ET.SubElement(case, "skipped", message=words)
         else:
             ET.SubElement(case, "failure", message=words, type="audit failed").text = f.error
+    if report.loosened:
+        case = ET.SubElement(
+            suite, "testcase", classname="auditkit.gate.spec", name="gate spec", time="0"
+        )
+        words = "\n".join(loosening_words(item) for item in report.loosened)
+        if report.accept_loosened:
+            ET.SubElement(case, "system-out").text = "loosened, accepted:\n" + words
+        else:
+            message = f"gate spec loosened in {len(report.loosened)} way(s) against the baseline's"
+            ET.SubElement(case, "failure", message=message, type="loosened").text = words
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

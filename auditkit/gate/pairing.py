@@ -26,7 +26,12 @@ import numpy as np
 
 from auditkit.api.results import Metric
 from auditkit.gate.baseline import Snapshot
-from auditkit.gate.significance import PairedTest, mcnemar, paired_bootstrap
+from auditkit.gate.significance import (
+    PairedTest,
+    mcnemar,
+    paired_bootstrap,
+    paired_noninferiority,
+)
 
 Method = Literal["mcnemar", "paired_bootstrap", "ci_comparison", "point"]
 ChangeVerdict = Literal["better", "worse", "changed", "not significant", "not tested"]
@@ -166,23 +171,105 @@ def compare_metric(
 POWER = 0.8
 
 
-def minimum_detectable(cmp: Comparison, *, power: float = POWER) -> float | None:
-    """The smallest change this comparison detects at its alpha with `power` (two-sided, normal
+def minimum_detectable(
+    cmp: Comparison, *, power: float = POWER, one_sided: bool = False
+) -> float | None:
+    """The smallest change this comparison detects at its alpha with `power` (normal
     approximation): (z_{1-alpha/2} + z_power) times the change's standard error. For McNemar
     the standard error comes from n and the observed discordant pairs (sqrt(D) / n under the
-    null); for the others from the 95% interval of the change. None for `point`."""
+    null); for the others from the 95% interval of the change. None for `point`.
+
+    `one_sided` (non-inferiority) uses z_{1-alpha}: it is then the smallest bound an unchanged
+    model is shown to be within, with `power`."""
     from scipy.stats import norm
 
     test = cmp.test
     if test is None:
         return None
-    z = float(norm.ppf(1 - cmp.alpha / 2) + norm.ppf(power))
+    tail = cmp.alpha if one_sided else cmp.alpha / 2
+    z = float(norm.ppf(1 - tail) + norm.ppf(power))
     if cmp.method == "mcnemar" and test.discordant is not None and test.n:
         return z * math.sqrt(max(test.discordant, 1)) / test.n
+    se = _change_se(test)
+    return z * se if se else None
+
+
+def best_case_accuracy_drop(
+    n: int, alpha: float, *, power: float = POWER, non_inferiority: bool = False
+) -> float:
+    """The smallest accuracy bound a test set of n examples can serve, at best: before any
+    run, assuming the change flips no other prediction (the kindest case for the test).
+
+    regression: the true drop d loses Binomial(n, d) right answers and gains none; exact
+    McNemar then rejects once the losses k have 2 * 0.5**k < alpha. The answer is the smallest
+    d with P(losses >= that k) >= power. non_inferiority: an unchanged model with no flips
+    passes Tango's test at bound d exactly when d > z^2 / (n + z^2), z = z_{1-alpha}.
+    More churn between the two models only raises both."""
+    from scipy.optimize import brentq
+    from scipy.stats import binom, norm
+
+    if non_inferiority:
+        z = float(norm.ppf(1 - alpha))
+        return z * z / (n + z * z)
+    k = math.floor(math.log2(2 / alpha)) + 1  # the fewest losses with 2 * 0.5**k < alpha
+    if k > n:
+        return 1.0
+    return float(brentq(lambda d: binom.sf(k - 1, n, d) - power, 1e-9, 1 - 1e-9, xtol=1e-9))
+
+
+def _change_se(test: PairedTest) -> float | None:
+    """The change's standard error from its 95% interval (normal)."""
+    from scipy.stats import norm
+
     if test.ci_low is None or test.ci_high is None:
         return None
     se = (test.ci_high - test.ci_low) / (2 * float(norm.ppf(0.975)))
-    return z * se if se > 0 else None
+    return se if se > 0 else None
+
+
+def noninferiority(
+    cmp: Comparison, limit: float, higher_is_better: bool, alpha: float
+) -> tuple[float | None, float | None]:
+    """Evidence that the worsening is under `limit`: (one-sided p, the upper 1 - alpha bound
+    of the worsening). Tango's score test for paired accuracy (the bound by inverting it),
+    the paired bootstrap's resampled changes, or a normal approximation from the change's CI;
+    (None, None) with no uncertainty at all (`point`)."""
+    from scipy.stats import norm
+
+    test = cmp.test
+    if test is None:
+        return None, None
+    sign = -1.0 if higher_is_better else 1.0  # worsening = sign * change
+    worse = sign * test.delta
+    if cmp.method == "mcnemar" and test.gained is not None and test.discordant is not None:
+        gained, lost = test.gained, test.discordant - test.gained
+        if not higher_is_better:
+            gained, lost = lost, gained
+        p = paired_noninferiority(gained, lost, test.n, limit)
+        return p, _tango_upper(gained, lost, test.n, alpha)
+    if test.distribution is not None and len(test.distribution):
+        dist = sign * test.distribution
+        p = float((np.sum(dist >= limit) + 1) / (len(dist) + 1))
+        return min(p, 1.0), float(np.quantile(dist, 1 - alpha))
+    se = _change_se(test)
+    if se is None:
+        held = worse < limit
+        return (0.0 if held else 1.0), worse
+    return float(norm.sf((limit - worse) / se)), worse + float(norm.ppf(1 - alpha)) * se
+
+
+def _tango_upper(gained: int, lost: int, n: int, alpha: float) -> float:
+    """The upper 1 - alpha bound of the accuracy drop: the margin at which Tango's one-sided p
+    equals alpha (p falls as the margin grows, so a bracketing root search finds it)."""
+    from scipy.optimize import brentq
+
+    f = lambda margin: paired_noninferiority(gained, lost, n, margin) - alpha  # noqa: E731
+    lo, hi = -1 + 1e-9, 1 - 1e-9
+    if f(lo) <= 0:
+        return lo
+    if f(hi) >= 0:
+        return hi
+    return float(brentq(f, lo, hi, xtol=1e-7))
 
 
 def _method(test: PairedTest | None) -> Method:
@@ -212,7 +299,7 @@ def _paired(
         ci = paired_bootstrap(lambda idx, w: correct[w][idx].mean(axis=1), len(y), **boot)
         return PairedTest(
             exact.delta, exact.p_value, ci.ci_low, ci.ci_high,
-            f"{exact.method}; CI: {ci.method}", len(y), exact.discordant,
+            f"{exact.method}; CI: {ci.method}", len(y), exact.discordant, exact.gained,
         )  # fmt: skip
     stat = _statistic(name, y, probs, (base, cur))
     return None if stat is None else paired_bootstrap(stat, len(y), **boot)

@@ -7,8 +7,9 @@ comparing two confidence intervals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +25,10 @@ class PairedTest:
     method: str
     n: int
     discordant: int | None = None  # McNemar: examples the two runs disagree on (right/wrong)
+    gained: int | None = None  # McNemar: of those, wrong in the baseline and right now
+    # the paired bootstrap's resampled changes (current - baseline): the non-inferiority test
+    # reads its one-sided tail at the check's bound
+    distribution: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def mcnemar(correct_baseline: np.ndarray, correct_current: np.ndarray) -> PairedTest:
@@ -44,7 +49,43 @@ def mcnemar(correct_baseline: np.ndarray, correct_current: np.ndarray) -> Paired
     p = 1.0 if discordant == 0 else float(binomtest(gained, discordant, 0.5).pvalue)
     n = len(a)
     delta = (gained - lost) / n if n else 0.0
-    return PairedTest(delta, p, None, None, f"McNemar exact (+{gained} / -{lost})", n, discordant)
+    return PairedTest(
+        delta, p, None, None, f"McNemar exact (+{gained} / -{lost})", n, discordant, gained
+    )
+
+
+def paired_noninferiority(gained: int, lost: int, n: int, margin: float) -> float:
+    """One-sided p of "the current run is worse by `margin` or more" (accuracy, paired).
+
+    Tango's (1998) score test for a difference of paired proportions: the change
+    (gained - lost) / n is compared with -margin using its variance under the null, from the
+    restricted maximum-likelihood loss and gain rates. A small p is evidence that the drop is
+    smaller than the margin (non-inferiority). statsmodels and scipy have no paired form of it,
+    hence the few lines here; `exact` McNemar answers a different question (any change at all).
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    if not 0 <= gained + lost <= n or min(gained, lost) < 0:
+        raise ValueError(f"gained {gained} + lost {lost} must be counts within n = {n}")
+    theta = -float(margin)  # the null: P(gained) - P(lost) = theta
+    b, c = lost, gained
+    rest = n - b - c
+    # restricted MLE of the loss rate x (the gain rate is x + theta): the root in range of
+    # 2n x^2 - [(b + c)(1 - theta) - 2 theta (b + rest)] x - b theta (1 - theta) = 0
+    qa = 2 * n
+    qb = -((b + c) * (1 - theta) - 2 * theta * (b + rest))
+    qc = -b * theta * (1 - theta)
+    disc = math.sqrt(max(qb * qb - 4 * qa * qc, 0.0))
+    lo, hi = max(0.0, -theta), (1 - theta) / 2  # x >= 0, x + theta >= 0, 2x + theta <= 1
+    roots = [r for r in ((-qb + disc) / (2 * qa), (-qb - disc) / (2 * qa)) if lo - 1e-12 <= r]
+    x = min(max(max(roots) if roots else lo, lo), hi)
+    var = n * (2 * x + theta - theta * theta)
+    z_num = (c - b) - n * theta
+    if var <= 0:
+        return 0.0 if z_num > 0 else 1.0
+    from scipy.stats import norm
+
+    return float(norm.sf(z_num / math.sqrt(var)))
 
 
 def paired_bootstrap(
@@ -74,4 +115,6 @@ def paired_bootstrap(
         return PairedTest(delta, 1.0, low, high, "paired bootstrap", n)
     share = min(np.mean(dist <= 0), np.mean(dist >= 0))
     p = float(min(1.0, 2 * share + 1 / (len(dist) + 1)))  # never exactly 0 from finite B
-    return PairedTest(delta, p, low, high, f"paired bootstrap ({n_resamples} resamples)", n)
+    return PairedTest(
+        delta, p, low, high, f"paired bootstrap ({n_resamples} resamples)", n, distribution=dist
+    )

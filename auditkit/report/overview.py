@@ -29,6 +29,7 @@ class GateView:
     baseline: str | None = None
     problems: list[str] = field(default_factory=list)
     failed_audits: list[str] = field(default_factory=list)  # in words, from gate.json
+    loosened: list[str] = field(default_factory=list)  # the spec's loosenings, in words
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -76,6 +77,14 @@ def load_gate(run_dir: Path) -> GateView | None:
             what = "the run stopped early" if audit == "run" else f"audit {audit} failed"
             tail = " (allowed)" if allowed else "; the gate fails on it"
             view.failed_audits.append(f"{what}: {f.get('error')}{tail}")
+    accepted = raw.get("accept_loosened") is True
+    for item in raw.get("loosened") or []:
+        if isinstance(item, dict):
+            tail = " (accepted)" if accepted else "; the gate fails on it"
+            view.loosened.append(
+                f"gate spec loosened: {item.get('item')}: {item.get('baseline')} -> "
+                f"{item.get('proposed')} ({item.get('why')}){tail}"
+            )
     for problem in view.problems:
         log.warning("report: %s", problem)
     return view
