@@ -151,6 +151,10 @@ def test_partial_failed_and_old_runs_give_messages_not_tracebacks(full, monkeypa
     assert any("Failed audits: robustness" in w for w in _texts(at.warning))
     assert any("This run failed" in e for e in _texts(at.error))
     assert "Gate: failed (1)" in _texts(at.error)
+    assert (
+        "Gate spec loosened: performance.accuracy: max_drop: 0.02 → 0.05 (a larger allowed "
+        "worsening)" in _texts(at.error)
+    )
     gate = next(df.value for df in at.dataframe if "verdict" in df.value.columns)
     assert gate["verdict"].tolist() == ["regressed", "inconclusive"]
     _page(at, "robustness")

@@ -188,6 +188,29 @@ def test_inconclusive_fails_only_when_asked(runs, baseline):
     assert code == 1 and "INCONCLUSIVE" in out and "LOOSENED" not in out
 
 
+def test_non_inferiority_fails_a_reseeded_model_it_cannot_show_within_bounds(
+    runs, baseline, tmp_path
+):
+    """The reseeded model passes under `regression` (no evidence of harm), but 160 examples
+    cannot show its accuracy within 3 points: under `non_inferiority` that fails, in every
+    output, and asking for the stricter policy is a tightening, not a loosening."""
+    junit, md = tmp_path / "ni.xml", tmp_path / "ni.md"
+    code, out, err = call_cli(
+        "gate", str(runs["reseeded"]), "--baseline", str(baseline), "--policy",
+        "non_inferiority", "--junit", str(junit), "--markdown", str(md),
+    )  # fmt: skip
+    assert code == 1, out + err
+    report = load_gate(runs["reseeded"] / GATE_FILE)
+    assert report.policy == "non_inferiority" and not report.loosened
+    acc = check_of(report, "performance.accuracy")
+    assert acc.verdict == "inconclusive" and acc.fails and acc.worse_upper > 0.03
+    assert "fails under non_inferiority" in acc.reason and "upper 95% bound" in acc.reason
+    assert "non-inferiority: each check passes only when shown" in out
+    assert "inconclusive fails" in md.read_text()
+    case = next(c for c in ET.parse(junit).iter("testcase") if c.get("name") == acc.metric)
+    assert case.find("failure") is not None
+
+
 def load_gate_of(runs, baseline, name) -> GateReport:
     call_cli("gate", str(runs[name]), "--baseline", str(baseline))
     return load_gate(runs[name] / GATE_FILE)

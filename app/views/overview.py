@@ -55,6 +55,13 @@ if gate is not None:
         cols = [c for c in first if c in frame.columns]
         cols += [c for c in frame.columns if c not in cols and c not in {"thresholds"}]
         st.dataframe(frame[cols].astype(str), hide_index=True, width="stretch")
+    accepted = gate.get("accept_loosened") is True
+    for item in gate.get("loosened") or []:
+        if isinstance(item, dict):
+            (st.info if accepted else st.error)(
+                f"Gate spec loosened{' (accepted)' if accepted else ''}: {item.get('item')}: "
+                f"{item.get('baseline')} → {item.get('proposed')} ({item.get('why')})"
+            )
     for warning in gate.get("warnings") or []:
         st.caption(f"gate: {warning}")
 

@@ -418,11 +418,11 @@ def _drop_claim(
     holds = worse_by <= limit + 1e-12
     p, upper = noninferiority(cmp, limit, c.hib is not False, c.spec.alpha)
     if p is None:
-        return [(None, holds, f"worse by {worse_by:.4g} (allowed {limit:.4g}); no uncertainty "
-                 "to show the bound with")]  # fmt: skip
+        words = f"worse by {worse_by + 0.0:.4g} (allowed {limit:.4g}); no uncertainty to show"
+        return [(None, holds, words + " the bound with")]
     bound = f", upper {1 - c.spec.alpha:.0%} bound {upper:.4g}" if upper is not None else ""
     c.fields["worse_upper"] = upper
-    return [(p, holds, f"worse by {worse_by:.4g}{bound} (allowed {limit:.4g}), one-sided "
+    return [(p, holds, f"worse by {worse_by + 0.0:.4g}{bound} (allowed {limit:.4g}), one-sided "
              f"{_p(p)}")]  # fmt: skip
 
 
@@ -528,7 +528,7 @@ def _drop_test(c: _Check, cmp: Comparison, worse_by: float) -> list[tuple[bool, 
     crossed = worse_by > limit + 1e-12
     p = cmp.p_value if worse_by > 0 else (1.0 if cmp.p_value is not None else None)
     tail = f", {_p(cmp.p_value)}" if cmp.p_value is not None else ""
-    return [(crossed, p, f"worse by {worse_by:.4g} (allowed {limit:.4g}){tail}")]
+    return [(crossed, p, f"worse by {worse_by + 0.0:.4g} (allowed {limit:.4g}){tail}")]
 
 
 def _absolute_tests(

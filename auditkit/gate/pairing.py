@@ -177,7 +177,8 @@ def minimum_detectable(
     """The smallest change this comparison detects at its alpha with `power` (normal
     approximation): (z_{1-alpha/2} + z_power) times the change's standard error. For McNemar
     the standard error comes from n and the observed discordant pairs (sqrt(D) / n under the
-    null); for the others from the 95% interval of the change. None for `point`.
+    null), and the result is never below `best_case_accuracy_drop` (what n examples allow
+    with no churn); for the others from the 95% interval of the change. None for `point`.
 
     `one_sided` (non-inferiority) uses z_{1-alpha}: it is then the smallest bound an unchanged
     model is shown to be within, with `power`."""
@@ -189,7 +190,10 @@ def minimum_detectable(
     tail = cmp.alpha if one_sided else cmp.alpha / 2
     z = float(norm.ppf(1 - tail) + norm.ppf(power))
     if cmp.method == "mcnemar" and test.discordant is not None and test.n:
-        return z * math.sqrt(max(test.discordant, 1)) / test.n
+        # never below what n allows with no churn at all (few discordant pairs: the normal
+        # approximation would promise more than the exact test can give)
+        best = best_case_accuracy_drop(test.n, cmp.alpha, power=power, non_inferiority=one_sided)
+        return max(z * math.sqrt(max(test.discordant, 1)) / test.n, best)
     se = _change_se(test)
     return z * se if se else None
 
