@@ -100,9 +100,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from scipy.stats import norm
-
     from auditkit.conformal import proportion_ci
+    from auditkit.gate.pairing import best_case_accuracy_drop, mcnemar_detectable
     from auditkit.suite import GateSpec
 
     four = ["accuracy", "macro_f1", "weighted_f1", "brier"]
@@ -116,7 +115,6 @@ def main() -> None:
         for c in ("holm", "none")
     }
     one = GateSpec(alpha=args.alpha, bootstrap=200, checks={"performance.accuracy": {}})
-    z = norm.ppf(1 - args.alpha / 2) + norm.ppf(0.8)
     try:
         from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
     except ImportError:
@@ -144,7 +142,11 @@ def main() -> None:
         start = time.perf_counter()
         fails = {"holm": 0, "none": 0}
         detected = passed_at_bound = passed_unchanged = 0
-        mde = z * np.sqrt(args.discordance / n)
+        # what the gate reports for this discordance (exact McNemar's power given D)
+        mde = max(
+            mcnemar_detectable(round(args.discordance * n), n, args.alpha) or 1.0,
+            best_case_accuracy_drop(n, args.alpha),
+        )
         bound = args.bound
         ni = GateSpec(
             alpha=args.alpha,

@@ -212,11 +212,13 @@ def test_compare_page_pairs_runs_on_the_same_test_set(tmp_path, monkeypatch):
     acc = table[table["metric"] == "performance.accuracy"].iloc[0]
     assert acc["verdict"] == "better" and acc["delta"] == pytest.approx(0.2)
     assert acc["p_value"] == pytest.approx(2 * 15 / 2**14)
-    # the same power note as the gate: (z_.975 + z_.8) sqrt(14 discordant) / 60 examples
-    from scipy.stats import norm
+    # the same power note as the gate: exact McNemar on 14 discordant pairs rejects from 12
+    # losses (2 * 106 / 2**14 < 0.05; 11 gives 0.057), so the detectable drop is (2q - 1) 14 / 60
+    # at the q where P(Binomial(14, q) >= 12) = 0.8
+    from scipy.stats import binom
 
-    mde = (norm.ppf(0.975) + norm.ppf(0.8)) * 14**0.5 / 60
-    assert acc["detectable"] == pytest.approx(mde)
+    q = (acc["detectable"] * 60 / 14 + 1) / 2
+    assert binom.sf(11, 14, q) == pytest.approx(0.8) and 0.18 < acc["detectable"] < 0.182
     assert any("`detectable` is the smallest change" in c for c in _texts(at.caption))
     assert table.loc[table["metric"] == "performance.macro_f1", "verdict"].item() == "better"
     # accuracy, macro/weighted F1, Brier and NLL are paired now, as in the gate; five

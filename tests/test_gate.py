@@ -376,12 +376,16 @@ def test_bad_baseline_files_get_clear_errors(runs, tmp_path):
 def test_seven_lost_one_gained_on_132_examples_is_reported_underpowered_everywhere():
     """The default suite's size: losing 7 right answers and gaining 1 is a 4.5-point drop,
     McNemar p = 0.070, so a 2-point bound is `inconclusive`, and the check says that this test
-    set cannot see 2 points: the minimum detectable drop, (z_.975 + z_.8) sqrt(8) / 132."""
+    set cannot see 2 points. With D = 8 discordant pairs exact McNemar rejects only when all 8
+    are losses (2 / 2**8 < 0.05; 7 of 8 gives 0.070), which has 80% power at q = 0.8**(1/8),
+    a drop of (2q - 1) 8 / 132 = 0.0573; but no test on 132 examples sees less than 0.0592
+    (6 losses and no gains, the kindest case), so the check reports 0.0592."""
     import xml.etree.ElementTree as ET
 
-    from scipy.stats import norm
+    from scipy.stats import binom
 
     from auditkit.gate import output as O
+    from auditkit.gate.pairing import mcnemar_detectable
 
     y = np.random.default_rng(7).integers(0, 3, 132)
     base = probs_with_accuracy(y, 0.95, seed=8)
@@ -389,10 +393,11 @@ def test_seven_lost_one_gained_on_132_examples_is_reported_underpowered_everywhe
     b, c = snapshot(y, base, "base"), snapshot(y, cur, "cand")
     res = gate_one(b, c, max_drop=0.02)
     assert res.method == "mcnemar" and res.p_value == pytest.approx(0.0703, abs=1e-3)
-    expected = (norm.ppf(0.975) + norm.ppf(0.8)) * np.sqrt(8) / 132
-    assert res.mde == pytest.approx(expected) and 0.059 < res.mde < 0.061
+    q = 0.8 ** (1 / 8)
+    assert mcnemar_detectable(8, 132, 0.05) == pytest.approx((2 * q - 1) * 8 / 132)
+    assert binom.sf(5, 132, res.mde) == pytest.approx(0.8) and 0.059 < res.mde < 0.0593
     assert res.verdict == "inconclusive" and res.underpowered and not res.fails
-    words = "underpowered: with 132 paired examples this check detects worsenings of 0.06"
+    words = "underpowered: with 132 paired examples this check detects worsenings of 0.0592"
     assert words in res.reason and "the bound is 0.02" in res.reason
     assert not gate_one(b, c, max_drop=0.08).underpowered  # a bound it can see
 

@@ -174,11 +174,11 @@ POWER = 0.8
 def minimum_detectable(
     cmp: Comparison, *, power: float = POWER, one_sided: bool = False
 ) -> float | None:
-    """The smallest change this comparison detects at its alpha with `power` (normal
-    approximation): (z_{1-alpha/2} + z_power) times the change's standard error. For McNemar
-    the standard error comes from n and the observed discordant pairs (sqrt(D) / n under the
-    null), and the result is never below `best_case_accuracy_drop` (what n examples allow
-    with no churn); for the others from the 95% interval of the change. None for `point`.
+    """The smallest change this comparison detects at its alpha with `power`. For McNemar,
+    the exact test's power given the observed discordant pairs D (`mcnemar_detectable`), never
+    below `best_case_accuracy_drop` (what n examples allow with no churn). For the others a
+    normal approximation: (z_{1-alpha/2} + z_power) times the change's standard error, from
+    the 95% interval of the change. None for `point`.
 
     `one_sided` (non-inferiority) uses z_{1-alpha}: it is then the smallest bound an unchanged
     model is shown to be within, with `power`."""
@@ -190,12 +190,37 @@ def minimum_detectable(
     tail = cmp.alpha if one_sided else cmp.alpha / 2
     z = float(norm.ppf(1 - tail) + norm.ppf(power))
     if cmp.method == "mcnemar" and test.discordant is not None and test.n:
-        # never below what n allows with no churn at all (few discordant pairs: the normal
-        # approximation would promise more than the exact test can give)
+        # never below what n allows with no churn at all
         best = best_case_accuracy_drop(test.n, cmp.alpha, power=power, non_inferiority=one_sided)
-        return max(z * math.sqrt(max(test.discordant, 1)) / test.n, best)
+        if one_sided:  # Tango's test: its normal approximation
+            return max(z * math.sqrt(max(test.discordant, 1)) / test.n, best)
+        exact = mcnemar_detectable(test.discordant, test.n, cmp.alpha, power=power)
+        return max(exact, best) if exact is not None else best
     se = _change_se(test)
     return z * se if se else None
+
+
+def mcnemar_detectable(
+    discordant: int, n: int, alpha: float, *, power: float = POWER
+) -> float | None:
+    """The accuracy drop exact McNemar detects with `power`, given D discordant pairs: the
+    losses among them are Binomial(D, q), the test rejects from the fewest losses k whose
+    two-sided p is below alpha, and the drop is (2q - 1) D / n at the q where
+    P(losses >= k) = power. None when even D losses out of D would not be significant."""
+    from scipy.optimize import brentq
+    from scipy.stats import binom, binomtest
+
+    if discordant <= 0 or binomtest(discordant, discordant, 0.5).pvalue >= alpha:
+        return None
+    lo, hi = (discordant + 1) // 2, discordant  # p falls as k rises past D / 2: bisect
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if binomtest(mid, discordant, 0.5).pvalue < alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    q = brentq(lambda q: binom.sf(lo - 1, discordant, q) - power, 0.5, 1 - 1e-12, xtol=1e-12)
+    return (2 * q - 1) * discordant / n
 
 
 def best_case_accuracy_drop(
