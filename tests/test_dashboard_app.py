@@ -103,6 +103,10 @@ def test_audit_pages_on_the_full_run_escape_what_they_render(full, monkeypatch):
     per_recipe = at.dataframe[0].value
     assert per_recipe["recipe"].tolist() == ["deepwordbug"]
     assert per_recipe["attack_success_rate"].item() == "0.6111 [0.450, 0.750]"
+    behaviour = next(df.value for df in at.dataframe if "expectation" in df.value.columns)
+    assert behaviour["test"].tolist() == ["m_negation", "rose_to_fell"]
+    ladder = next(df.value for df in at.dataframe if "threshold" in df.value.columns)
+    assert len(ladder) == 4 and "accuracy_under_valid_attack" in ladder.columns
     bodies = _no_raw_script(at)
     diff = next(b for b in bodies if "ak-diff" in b)
     assert "&lt;script&gt;alert(&quot;xss&quot;)&lt;/script&gt;" in diff

@@ -96,7 +96,7 @@ def test_full_report_has_every_section_with_its_plots(full):
     run_dir, html, page = full
     audits = ["performance", "robustness", "fairness", "explanations", "efficiency"]
     assert {*audits, "manifest", "gate"} <= page.ids
-    minimum = {"performance": 5, "robustness": 3, "fairness": 6, "explanations": 4,
+    minimum = {"performance": 5, "robustness": 4, "fairness": 6, "explanations": 4,
                "efficiency": 3, "manifest": 2}  # fmt: skip
     for section, n in minimum.items():
         assert page.count("figure", section) >= n, section
@@ -114,7 +114,13 @@ def test_full_report_has_every_section_with_its_plots(full):
     rob = page.in_section("robustness")
     assert "Attacks per recipe" in rob and "flip rate per perturbation" in rob
     assert "Adversarial training: before and after" in rob
+    assert "Attack validity: accuracy at stricter similarity thresholds" in rob
     assert "4 successful attack(s) of 6 attacked" in rob
+    # behavioural failures, from the artifact's declaration: a DIR edit with its words marked
+    assert "Behavioural test failures" in rob and "rose_to_fell (DIR): becomes negative" in rob
+    assert "Orders rose sharply → Orders fell sharply" in rob
+    assert "Orders <mark>rose</mark> sharply → Orders <mark>fell</mark> sharply" in html
+    assert "Sales did not improve" in rob  # an MFT probe, shown as it is
     assert re.search(r"<mark>r0se</mark>", html) and re.search(r"<mark>prfoit</mark>", html)
     fair = page.in_section("fairness")
     assert "gender: accuracy and macro-F1 per group" in fair and "Parity differences" in fair

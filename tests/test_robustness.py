@@ -129,6 +129,20 @@ def test_pwws_error_when_wordnet_is_absent(monkeypatch, tmp_path):
     assert "pwws" in runnable_recipes(download=True)  # the flag would fetch it
 
 
+def test_validity_thresholds_are_checked_and_named_without_dots():
+    from auditkit.audits.robustness.config import RobustnessConfig
+    from auditkit.audits.robustness.validity import threshold_key
+
+    assert [threshold_key(t) for t in (0.8, 0.95, 0.98, 1.0)] == [
+        "sim080", "sim095", "sim098", "sim100",
+    ]  # fmt: skip
+    assert RobustnessConfig(validity_thresholds=[0.98, 0.8]).validity_thresholds == [0.8, 0.98]
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        RobustnessConfig(validity_thresholds=[0.0])
+    with pytest.raises(ValueError, match="repeat"):
+        RobustnessConfig(validity_thresholds=[0.9, 0.901])
+
+
 def test_config_rejects_bad_recipe_and_perturbation_at_load():
     with pytest.raises(ValueError, match="textfooler"):
         RobustnessConfig(recipes=["textfooler"])
@@ -167,6 +181,23 @@ def test_audit_end_to_end_on_a_tiny_model(toy_suite, tmp_path):
     assert won and all(r["changed_words"] and r["similarity"] is not None for r in won)
     assert all(r["pred_after"] != r["label_name"] for r in won)
     assert max(r["idx"] for r in rows) < results.data.split_sizes["test"]
+    for r in ("deepwordbug", "pruthi2019"):  # the validity ladder, from the saved similarities
+        sims = [x["similarity"] for x in rows if x["recipe"] == r and x["outcome"] == "succeeded"]
+        ladder = [x for x in res.tables["validity_ladder"].records() if x["recipe"] == r]
+        assert [x["threshold"] for x in ladder] == [0.8, 0.9, 0.95, 0.98]
+        for x in ladder:
+            kept = sum(s >= x["threshold"] for s in sims)
+            key = f"{r}.validity.sim{round(x['threshold'] * 100):03d}"
+            assert x["valid_attack_share"] == pytest.approx(kept / len(sims) if sims else None)
+            assert m[f"{key}.valid_attack_share"].value == x["valid_attack_share"]
+            assert m[f"{key}.accuracy_under_valid_attack"].value == pytest.approx(
+                m[f"{r}.accuracy_under_attack"].value + (len(sims) - kept) / 24
+            )  # an attack that is not valid no longer counts against the model
+        assert m[f"{r}.validity.sim080.valid_attack_share"].value == pytest.approx(
+            m[f"{r}.valid_attack_share"].value
+        )  # the headline threshold is the ladder's first rung
+        accs = [x["accuracy_under_valid_attack"] for x in ladder]
+        assert accs == sorted(accs)
     inv_rows = {r["perturbation"]: r for r in res.tables["invariance"].records()}
     assert set(inv_rows) == {"typos", "casing", "punctuation"}
     assert inv_rows["punctuation"]["changed"] > 0

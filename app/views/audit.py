@@ -59,8 +59,9 @@ for spec in declared.artifacts:
             key=f"{name}_{spec.name}_pick",
         )
         rows = frame[frame[shows.group].astype(str) == picked]
+        before = [shows.before] if shows.before and shows.before in rows else []
         st.dataframe(
-            rows[[shows.text, *shows.fields]],
+            rows[[*before, shows.text, *shows.fields]],
             hide_index=True,
             width="stretch",
             column_config={shows.text: st.column_config.TextColumn(width="large")},

@@ -16,8 +16,12 @@ if result is None:
     st.stop()
 
 metrics = metrics_frame(results, "robustness")
-recipes = metrics[~metrics["group"].str.startswith(("invariance", "adversarial_training"))]
-recipes = recipes[recipes["group"] != ""]
+recipes = metrics[
+    ~metrics["group"].str.startswith(("invariance", "adversarial_training", "behaviour"))
+]
+recipes = recipes[
+    (recipes["group"] != "") & ~recipes["group"].str.contains(".validity.", regex=False)
+]
 if len(recipes):
     st.subheader("Per recipe")
     pivot = ui.metric_pivot(recipes, "recipe")
@@ -38,6 +42,12 @@ if len(recipes):
 
 ui.table(result, "attacks", title="Attacks", note=False)
 ui.table(result, "per_class_success", title="Attack success per class", note=False)
+ui.table(
+    result,
+    "validity_ladder",
+    title="Attack validity at stricter similarity thresholds (human raters support ~0.98)",
+    note=False,
+)
 inv = ui.table(
     result,
     "invariance",
@@ -127,5 +137,36 @@ if "invariance_flips" in result.artifacts:
                 f"{esc(row.get('pred_before'))} → **{esc(row.get('pred_after'))}** "
                 f"(gold {esc(row.get('label_name'))})"
             )
+
+if "behaviour" in result.tables:
+    ui.table(
+        result,
+        "behaviour",
+        title="Behavioural tests (CheckList MFT capabilities and DIR edits)",
+        note=False,
+    )
+    fails = ui.artifact(entry, results, "robustness", "behaviour_failures")
+    if fails is not None and len(fails):
+        st.subheader("Behavioural test failures")
+        row = ui.pick_row(
+            fails.reset_index(drop=True),
+            "Failure",
+            lambda r: f"[{r.get('what')}] {r.get('text')}",
+            key="rob_behaviour",
+        )
+        if row is not None:
+            edited = row.get("edited")
+            if isinstance(edited, str) and edited:
+                ui.html(labelled("before → after the edit", word_diff(row.get("text", ""), edited)))
+                st.markdown(
+                    f"{esc(row.get('pred_before'))} → **{esc(row.get('pred_after'))}** · "
+                    f"p({esc(row.get('label'))}) {esc(row.get('p_before'))} → "
+                    f"{esc(row.get('p_after'))}"
+                )
+            else:
+                st.markdown(
+                    f"{esc(row.get('text'))}: predicted **{esc(row.get('pred_after'))}**, "
+                    f"expected {esc(row.get('label'))} (p = {esc(row.get('p_after'))})"
+                )
 
 ui.generic(results, "robustness")

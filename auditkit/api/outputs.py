@@ -98,9 +98,13 @@ class Examples:
     per_group: int = 3
     max_groups: int = 8
     heading: str = ""  # the block's heading; default "Examples: <artifact name>"
+    # a field with the text before an edit: readers then show the two with the changed words
+    # marked (where `text` is null in a record, its `before` text is shown alone)
+    before: str | None = None
 
     def names(self) -> tuple[str, ...]:
-        return (self.group, self.title, self.text, *self.fields)
+        extra = (self.before,) if self.before else ()
+        return (self.group, self.title, self.text, *self.fields, *extra)
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,12 @@ def _declared_examples(view: SectionView, audit: AuditResult, run_dir: Path) -> 
             group["n"] = group.get("n", 0) + 1
             if len(group["items"]) < shows.per_group:
                 meta = [(f, fmt(r.get(f))) for f in shows.fields]
-                group["items"].append({"meta": meta, "text": str(r.get(shows.text, ""))})
+                text, before = r.get(shows.text), r.get(shows.before) if shows.before else None
+                shown = text if text is not None else before
+                item: dict[str, Any] = {"meta": meta, "text": str(shown or ""), "a": None}
+                if before is not None and text is not None:  # the edit, words marked
+                    item["a"], item["b"] = diff_words(str(before), str(text))
+                group["items"].append(item)
         shown = list(groups.values())[: shows.max_groups]
         for g in shown:
             g["title"] = f"{g['title']} ({len(g['items'])} of {g['n']})"

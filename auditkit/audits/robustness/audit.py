@@ -89,6 +89,9 @@ class RobustnessAudit(Audit):
             artifact += _rows(run, ctx, "before", rows_of[:k])
         if cfg.invariance.enabled:
             self._invariance(ctx, cfg, result)
+        behaviour = cfg.behaviour
+        if behaviour.enabled and (behaviour.mft or behaviour.dir or behaviour.file):
+            self._behaviour(ctx, cfg, result)
         if cfg.adversarial_training.enabled:
             artifact += self._adversarial_training(ctx, cfg, result, before, texts, gold, rows_of)
         result.artifacts["attacks"] = _write_jsonl(ctx, "robustness_attacks.jsonl", artifact)
@@ -141,11 +144,18 @@ class RobustnessAudit(Audit):
         from auditkit.audits.robustness import summary as S
 
         metrics = S.recipe_metrics(
-            run, n_resamples=cfg.bootstrap, seed=ctx.seed, confidence=cfg.confidence
+            run,
+            n_resamples=cfg.bootstrap,
+            seed=ctx.seed,
+            confidence=cfg.confidence,
+            ladder=cfg.validity_thresholds,
         )
         result.metrics.update({prefix + k: v for k, v in metrics.items()})
         if not prefix:
             _table(result, "attacks", S.ATTACK_COLUMNS).rows.append(S.attack_row(run, metrics))
+            _table(result, "validity_ladder", OUTPUTS.columns("validity_ladder")).rows.extend(
+                S.ladder_rows(run, metrics, cfg.validity_thresholds)
+            )
             _table(
                 result,
                 "per_class_success",
@@ -217,6 +227,81 @@ class RobustnessAudit(Audit):
         result.artifacts["invariance_flips"] = _write_jsonl(
             ctx, "robustness_invariance_flips.jsonl", flips_out
         )
+
+    # ------------------------------------------------------------------ behavioural tests
+    def _behaviour(self, ctx: AuditContext, cfg: RobustnessConfig, result: AuditResult) -> None:
+        """CheckList's MFT and DIR tests: a failure rate per test, with its worst failures."""
+        from auditkit.audits.robustness import behaviour as B
+
+        key = "audits.robustness.behaviour"
+        bcfg = B.resolve(cfg.behaviour, ctx.suite.base_dir if ctx.suite else None)
+        labels = list(ctx.data.label_names)
+        B.check_labels(bcfg, labels, key)
+        texts = [str(t) for t in ctx.data.test["text"]]
+        start = time.perf_counter()
+        outcomes = B.evaluate(
+            bcfg, texts, labels, lambda t: ctx.model.predict_proba(t, desc="behaviour"), ctx.seed
+        )
+        log.info(
+            "robustness: %d behavioural tests (%d mft, %d dir), %d probes in %.1f s",
+            len(outcomes), len(bcfg.mft), len(bcfg.dir),
+            sum(len(o.probes) for o in outcomes), time.perf_counter() - start,
+        )  # fmt: skip
+        table = _table(result, "behaviour", OUTPUTS.columns("behaviour"))
+        failures: list[dict] = []
+        pooled: list[np.ndarray] = []
+        for out in outcomes:
+            n, bad = len(out.failed), int(out.failed.sum())
+            row = [out.name, out.kind, out.description, out.expectation, n, bad]
+            where = f"{out.counts['test']} test sentences, {out.counts['template']} templates"
+            if n == 0:
+                why = "no probes" if not out.probes else "no applicable probes"
+                result.metrics[f"behaviour.{out.name}.failure_rate"] = Metric(
+                    value=None, higher_is_better=False, description=f"{why} ({where})"
+                )
+                table.rows.append([*row, None, None, None, *out.counts.values(), why])
+                result.warnings.append(
+                    f"behaviour: {out.kind} test {out.name!r} has {why}: no test sentence holds "
+                    "its terms and it has no templates to top up from"
+                    if not out.probes
+                    else f"behaviour: {out.kind} test {out.name!r}: no probe was predicted "
+                    f"{labels[out.label]!r} before the edit, so `not_label` judged none"
+                )
+                continue
+            fails = out.failed.astype(float)
+            pooled.append(fails)
+            low, high = self._rate_ci(fails, cfg, ctx)
+            result.metrics[f"behaviour.{out.name}.failure_rate"] = Metric(
+                value=float(fails.mean()), ci_low=low, ci_high=high, higher_is_better=False,
+                description=f"{bad} of {n} probes fail: {out.expectation} ({where})",
+            )  # fmt: skip
+            result.metrics[f"behaviour.{out.name}.n"] = Metric(value=n, unit="probes")
+            table.rows.append([*row, float(fails.mean()), low, high, *out.counts.values(), "ok"])
+            failures += B.failure_records(out, labels, bcfg.max_failures)
+        if pooled:
+            fails = np.concatenate(pooled)
+            low, high = self._rate_ci(fails, cfg, ctx)
+            result.metrics["behaviour.failure_rate"] = Metric(
+                value=float(fails.mean()), ci_low=low, ci_high=high, higher_is_better=False,
+                description=f"all {len(fails)} judged probes of {len(pooled)} tests",
+            )  # fmt: skip
+            result.metrics["behaviour.n_probes"] = Metric(value=len(fails), unit="probes")
+        result.artifacts["behaviour_failures"] = _write_jsonl(
+            ctx, "robustness_behaviour_failures.jsonl", failures
+        )
+
+    @staticmethod
+    def _rate_ci(fails: np.ndarray, cfg: RobustnessConfig, ctx: AuditContext):
+        if not cfg.bootstrap:
+            return None, None
+        low, high, _ = M.bootstrap(
+            lambda r: fails[r].mean(axis=1),
+            len(fails),
+            n_resamples=cfg.bootstrap,
+            seed=ctx.seed,
+            confidence=cfg.confidence,
+        )
+        return low, high
 
     # ------------------------------------------------------------------ adversarial training
     def _adversarial_training(self, ctx, cfg, result, before, texts, gold, rows_of) -> list[dict]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from auditkit.api.audit import AuditConfig
+from auditkit.audits.robustness.behaviour import BehaviourConfig
 from auditkit.audits.robustness.invariance import PERTURBATIONS, InvarianceConfig
 from auditkit.errors import AuditkitError
 
@@ -31,7 +32,14 @@ class RobustnessConfig(AuditConfig):
     batch_size: int | None = Field(
         default=None, ge=1, description="texts per forward pass; null = model.batch_size"
     )
-    similarity_threshold: float = Field(default=0.8, ge=-1, le=1)
+    similarity_threshold: float = Field(
+        default=0.8, ge=-1, le=1, description="sentence-encoder cosine at which an attack is valid"
+    )
+    validity_thresholds: list[float] = Field(
+        default_factory=lambda: [0.8, 0.9, 0.95, 0.98],
+        description="the ladder of cosine thresholds reported beside the headline one; "
+        "Morris et al. (2020) put the bar human raters support at about 0.98",
+    )
     similarity_model: str | None = Field(
         default=None, description="sentence-transformers model; null = packaged MiniLM"
     )
@@ -39,6 +47,10 @@ class RobustnessConfig(AuditConfig):
     confidence: float = Field(default=0.95, gt=0, lt=1)
     max_flip_examples: int = Field(default=50, ge=0, description="invariance flips saved")
     invariance: InvarianceConfig = Field(default_factory=InvarianceConfig)
+    behaviour: BehaviourConfig = Field(
+        default_factory=BehaviourConfig,
+        description="CheckList's capability (mft) and directional (dir) tests",
+    )
     adversarial_training: AdversarialTrainingConfig = Field(
         default_factory=AdversarialTrainingConfig
     )
@@ -55,6 +67,19 @@ class RobustnessConfig(AuditConfig):
             raise ValueError("list at least one recipe, e.g. [deepwordbug]")
         return names
 
+    @field_validator("validity_thresholds")
+    @classmethod
+    def _ladder(cls, values: list[float]) -> list[float]:
+        from auditkit.audits.robustness.validity import threshold_key
+
+        bad = [v for v in values if not 0 < v <= 1]
+        if bad:
+            raise ValueError(f"thresholds must be in (0, 1], got {bad}")
+        keys = [threshold_key(v) for v in values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"thresholds {values} repeat (to two decimals)")
+        return sorted(values)
+
     @field_validator("recipe_sample_sizes")
     @classmethod
     def _sizes_positive(cls, sizes: dict[str, int]) -> dict[str, int]:
@@ -70,6 +95,16 @@ class RobustnessConfig(AuditConfig):
         if unknown:
             raise ValueError(f"unknown perturbation {unknown[0]!r}; known: {list(PERTURBATIONS)}")
         return inv
+
+    def check_suite(self, suite, labels: list[str] | None = None) -> None:
+        """Suite-level checks of the behavioural tests: their file, placeholders, labels."""
+        from auditkit.audits.robustness import behaviour as B
+
+        where = f"{suite.source}: " if getattr(suite, "source", None) else ""
+        resolved = B.resolve(self.behaviour, suite.base_dir, where=where)
+        labels = labels if labels is not None else suite.data.labels
+        if labels:
+            B.check_labels(resolved, labels, f"{where}audits.robustness.behaviour")
 
     @model_validator(mode="after")
     def _training_recipes(self) -> RobustnessConfig:

@@ -1,9 +1,17 @@
 """What the robustness audit writes (read by the report, dashboard, CLI summary and docs)."""
 
-from auditkit.api.outputs import ArtifactSpec, Headline, MetricSpec, Outputs, TableSpec
+from auditkit.api.outputs import (
+    ArtifactSpec,
+    Examples,
+    Headline,
+    MetricSpec,
+    Outputs,
+    TableSpec,
+)
 from auditkit.comparison import COLUMNS as CHANGE_COLUMNS
 
 _ADV = "with adversarial training"
+_BEH = "with `behaviour` tests (mft or dir)"
 
 
 def _per_recipe(prefix: str = "", when: str | None = None) -> tuple[MetricSpec, ...]:
@@ -34,6 +42,18 @@ def _per_recipe(prefix: str = "", when: str | None = None) -> tuple[MetricSpec, 
             when=when,
         ),
         MetricSpec(f"{r}.n_examples", "examples attacked", unit="examples", when=when, ci=False),
+        MetricSpec(
+            f"{r}.validity.{{threshold}}.valid_attack_share",
+            "share of successful attacks whose similarity reaches the threshold (`sim098` is "
+            "0.98), per threshold in `validity_thresholds`",
+            when=when,
+        ),
+        MetricSpec(
+            f"{r}.validity.{{threshold}}.accuracy_under_valid_attack",
+            "accuracy when only attacks reaching the threshold count",
+            "higher",
+            when=when,
+        ),
     )
 
 
@@ -51,6 +71,30 @@ OUTPUTS = Outputs(
             "invariance.{perturbation}.flip_rate",
             "share of changed test sentences whose prediction the perturbation flips",
             "lower",
+        ),
+        MetricSpec(
+            "behaviour.{test}.failure_rate",
+            "share of a behavioural test's probes that fail its expectation (MFT: not the "
+            "template's label; DIR: the edit did not have its effect); null when it has no "
+            "probes",
+            "lower",
+            when=_BEH,
+        ),
+        MetricSpec(
+            "behaviour.{test}.n",
+            "probes the test judged (DIR not_label: those predicted the label before the edit)",
+            unit="probes",
+            when=_BEH,
+            ci=False,
+        ),
+        MetricSpec(
+            "behaviour.failure_rate",
+            "share of all judged probes, over every behavioural test, that fail",
+            "lower",
+            when=_BEH,
+        ),
+        MetricSpec(
+            "behaviour.n_probes", "probes judged over all tests", unit="probes", when=_BEH, ci=False
         ),
         MetricSpec(
             "adversarial_training.test_accuracy_before",
@@ -99,6 +143,41 @@ OUTPUTS = Outputs(
         ),
         TableSpec(
             "per_class_success", ("recipe", "label", "attacked", "succeeded", "success_rate")
+        ),
+        TableSpec(
+            "behaviour",
+            (
+                "test",
+                "kind",
+                "description",
+                "expectation",
+                "n",
+                "failures",
+                "failure_rate",
+                "ci_low",
+                "ci_high",
+                "from_test",
+                "from_templates",
+                "status",
+            ),
+            "CheckList's capability (mft) and directional (dir) tests: probes judged, failures "
+            "and the failure rate; status `no probes` when nothing matched",
+            when=_BEH,
+        ),
+        TableSpec(
+            "validity_ladder",
+            (
+                "recipe",
+                "threshold",
+                "valid_attack_share",
+                "valid_attack_share_ci_low",
+                "valid_attack_share_ci_high",
+                "accuracy_under_valid_attack",
+                "accuracy_under_valid_attack_ci_low",
+                "accuracy_under_valid_attack_ci_high",
+            ),
+            "per recipe and similarity threshold: how many successful attacks stay valid, and "
+            "the accuracy when only those count",
         ),
         TableSpec(
             "invariance",
@@ -177,10 +256,41 @@ OUTPUTS = Outputs(
                 "proba_after",
             ),
         ),
+        ArtifactSpec(
+            "behaviour_failures",
+            "robustness_behaviour_failures.jsonl",
+            "the worst failures of each behavioural test (at most `max_failures`): the probe "
+            "(`text`), for DIR the sentence after the edit (`edited`), the predictions, and the "
+            "probability of the label the expectation names before and after",
+            (
+                "test",
+                "kind",
+                "what",
+                "source",
+                "idx",
+                "text",
+                "edited",
+                "pred_before",
+                "pred_after",
+                "label",
+                "p_before",
+                "p_after",
+            ),
+            when=_BEH,
+            shows=Examples(
+                group="test",
+                title="what",
+                text="edited",
+                before="text",
+                fields=("pred_before", "pred_after", "p_before", "p_after"),
+                heading="Behavioural test failures",
+            ),
+        ),
     ),
     headlines=(
         Headline("{recipe}.accuracy_under_attack", "accuracy under attack", "min"),
         Headline("{recipe}.attack_success_rate", "attack success", "max"),
         Headline("invariance.{perturbation}.flip_rate", "max flip rate", "max"),
+        Headline("behaviour.failure_rate", "behavioural test failures"),
     ),
 )

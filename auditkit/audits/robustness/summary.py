@@ -11,6 +11,7 @@ from auditkit import metrics as M
 from auditkit.api.results import Metric
 from auditkit.audits.robustness.attacker import AttackOutcome
 from auditkit.audits.robustness.outputs import OUTPUTS
+from auditkit.audits.robustness.validity import threshold_key
 
 ATTACK_COLUMNS = OUTPUTS.columns("attacks")
 
@@ -51,15 +52,22 @@ def _ratio(num: np.ndarray, den: np.ndarray):
 
 
 def recipe_metrics(
-    run: RecipeRun, *, n_resamples: int, seed: int, confidence: float
+    run: RecipeRun,
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence: float,
+    ladder: Sequence[float] = (),
 ) -> dict[str, Metric]:
-    """The documented per-recipe metrics, over examples the attack could be run on."""
+    """The documented per-recipe metrics, over examples the attack could be run on; with a
+    `ladder`, the valid share and accuracy under valid attack at each of its thresholds."""
     a = run.arrays()
     keep = a["ok"]
     a = {k: v[keep] for k, v in a.items()}
     n = int(keep.sum())
     ones = np.ones(n)
     correct, succ, valid = (a[k].astype(float) for k in ("correct", "succeeded", "valid"))
+    sim = np.nan_to_num(run.similarity[keep], nan=-1.0)
     spec = {
         "clean_accuracy": (correct, ones, True, None, "accuracy on the attacked sample"),
         "accuracy_under_attack": (
@@ -105,6 +113,20 @@ def recipe_metrics(
             "accuracy when only meaning-preserving attacks count",
         ),
     }
+    for t in ladder:
+        at = succ * (sim >= t)
+        key = threshold_key(t)
+        spec[f"validity.{key}.valid_attack_share"] = (
+            at,
+            succ,
+            None,
+            None,
+            f"share of successful attacks with similarity >= {t:g}",
+        )
+        spec[f"validity.{key}.accuracy_under_valid_attack"] = (
+            correct * (1 - at), ones, True, None,
+            f"accuracy when only attacks with similarity >= {t:g} count",
+        )  # fmt: skip
     out: dict[str, Metric] = {}
     for name, (num, den, hib, unit, desc) in spec.items():
         stat = _ratio(num, den)
@@ -119,6 +141,17 @@ def recipe_metrics(
         )
     out[f"{run.recipe}.n_examples"] = Metric(value=n, unit="examples")
     return out
+
+
+def ladder_rows(run: RecipeRun, metrics: dict[str, Metric], ladder: Sequence[float]) -> list:
+    """Rows of the `validity_ladder` table: one per threshold, with both metrics' CIs."""
+    rows = []
+    for t in ladder:
+        share = metrics[f"{run.recipe}.validity.{threshold_key(t)}.valid_attack_share"]
+        acc = metrics[f"{run.recipe}.validity.{threshold_key(t)}.accuracy_under_valid_attack"]
+        rows.append([run.recipe, t, share.value, share.ci_low, share.ci_high,
+                     acc.value, acc.ci_low, acc.ci_high])  # fmt: skip
+    return rows
 
 
 def attack_row(run: RecipeRun, metrics: dict[str, Metric]) -> list:

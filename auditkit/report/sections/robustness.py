@@ -30,6 +30,7 @@ def build(view: SectionView, audit: AuditResult, results: RunResults, run_dir: P
         "perturbations, and the effect of adversarial training."
     )
     _attack_bars(view, audit)
+    _validity_ladder(view, audit)
     _invariance_bars(view, audit)
     _adversarial_training_bars(view, audit)
     _adversarial_examples(view, audit, results, run_dir)
@@ -74,6 +75,33 @@ def _attack_bars(view: SectionView, audit: AuditResult) -> None:
         "Attacks per recipe",
         make,
         "Accuracy before and under attack, and the share of attacked examples flipped.",
+    )
+
+
+def _validity_ladder(view: SectionView, audit: AuditResult) -> None:
+    ladder = table_records(audit, "validity_ladder")
+    if not ladder:
+        return
+    recipes = list(dict.fromkeys(str(r["recipe"]) for r in ladder))
+
+    def make() -> str:
+        series = []
+        for recipe in recipes:
+            rows = [r for r in ladder if str(r["recipe"]) == recipe]
+            s = Series.from_records(rows, "accuracy_under_valid_attack", recipe)
+            series.append(Series(s.name, s.values, s.low, s.high, x=[r["threshold"] for r in rows]))
+        return plots.line_chart(
+            series,
+            key="robustness-validity-ladder",
+            xlabel="similarity threshold for a valid attack",
+            ylabel="accuracy under valid attack",
+        )
+
+    view.figure(
+        "Attack validity: accuracy at stricter similarity thresholds",
+        make,
+        "Only attacks whose sentence-encoder cosine reaches the threshold count. Human raters "
+        "support about 0.98 (Morris et al., 2020); 0.8 is the common default.",
     )
 
 
