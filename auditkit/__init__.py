@@ -4,6 +4,17 @@ Importing the package is cheap on purpose: torch, transformers, TextAttack and c
 only when a stage or an audit that needs them runs.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["Run", "__version__", "run"]
+
+
+def __getattr__(name: str):
+    """`auditkit.run` and `auditkit.Run` (auditkit.api.session), imported on first use."""
+    if name in ("run", "Run"):
+        from auditkit.api import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'auditkit' has no attribute {name!r}")
