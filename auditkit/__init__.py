@@ -8,12 +8,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["Run", "__version__", "run"]
+__all__ = ["Run", "__version__", "audit", "run"]
 
 
 def __getattr__(name: str):
-    """`auditkit.run` and `auditkit.Run` (auditkit.api.session), imported on first use."""
-    if name in ("run", "Run"):
+    """`auditkit.run`, `auditkit.audit` and `auditkit.Run` (auditkit.api.session), imported on
+    first use."""
+    if name in ("run", "audit", "Run"):
         from auditkit.api import session
 
         return getattr(session, name)

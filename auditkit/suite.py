@@ -53,7 +53,11 @@ class SampleSpec(StrictModel):
 
 class DataSpec(StrictModel):
     source: Literal["csv", "jsonl", "parquet", "hf", "phrasebank"]
-    path: str | None = Field(default=None, description="train file (or the only file)")
+    path: str | None = Field(
+        default=None,
+        description="train file (or the only file); may be left out with `test_path` when "
+        "training is disabled",
+    )
     test_path: str | None = None
     validation_path: str | None = None
     id: str | None = Field(default=None, description="Hub dataset id or local folder (source: hf)")
@@ -105,8 +109,11 @@ class DataSpec(StrictModel):
     def _source_needs(self) -> DataSpec:
         if self.source == "hf" and not self.id:
             raise ValueError("source 'hf' needs `id` (a Hub dataset id or a local folder)")
-        if self.source != "hf" and not self.path:
-            raise ValueError(f"source {self.source!r} needs `path`")
+        if self.source != "hf" and not self.path and not self.test_path:
+            raise ValueError(
+                f"source {self.source!r} needs `path` (or `test_path` alone, to audit a "
+                "model as it is, with `training: {enabled: false}`)"
+            )
         if self.source == "phrasebank" and (self.test_path or self.validation_path):
             raise ValueError("source 'phrasebank' reads one file; the split is made by auditkit")
         if len(set(self.labels or [])) != len(self.labels or []):
@@ -242,6 +249,17 @@ class Suite(StrictModel):
     def with_base_dir(self, base_dir: Path, source: Path | None = None) -> Suite:
         self._base_dir = Path(base_dir)
         self._source = source
+        return self
+
+    @model_validator(mode="after")
+    def _training_needs_train_data(self) -> Suite:
+        spec = self.data
+        if spec.source != "hf" and not spec.path and self.training.enabled:
+            raise ValueError(
+                "data: only `test_path` is given, so there is nothing to fine-tune on: add "
+                "`data.path` (the training file) or set `training: {enabled: false}` to audit "
+                "the model as it is"
+            )
         return self
 
     def audit_configs(self) -> dict[str, Any]:

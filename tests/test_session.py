@@ -91,3 +91,89 @@ def test_the_notebook_example_runs_as_a_script(toy, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "accuracy:" in done.stdout and "gate passed: True" in done.stdout
     assert "saved to:" in done.stdout and (tmp_path / "saved" / "toy" / "latest").exists()
+
+
+def test_audit_an_in_memory_model_without_yaml_or_training(trained_toy_handle, tmp_path):
+    """The fine-tuned tiny BERT, audited from memory on the toy test split given three ways:
+    its accuracy is the model's own on those rows, computed here without auditkit's run."""
+    import numpy as np
+    import pandas as pd
+
+    handle, bundle = trained_toy_handle
+    texts = list(bundle.test["text"])
+    y = np.asarray(bundle.test["label"])
+    expected = float((handle.predict(texts) == y).mean())
+    names = bundle.label_names
+    pairs = [(t, names[int(label)]) for t, label in zip(texts, y, strict=True)]
+    run = auditkit.audit(
+        handle.model, handle.tokenizer, pairs, labels=names, out_dir=tmp_path, progress=False
+    )
+    assert run.status == "ok" and run.results.training is None
+    assert run.metric("performance.accuracy") == pytest.approx(expected)
+    assert run.results.data.split_sizes["test"] == len(texts)
+    assert run.results.manifest.model.fingerprint  # the saved weights, hashed like any model
+    # a DataFrame with label ids, and a datasets.Dataset: the same test set, the same numbers
+    frame = pd.DataFrame({"text": texts, "label": y})
+    again = auditkit.audit(
+        handle.model, handle.tokenizer, frame, labels=names, out_dir=tmp_path, progress=False
+    )
+    assert again.results.manifest.split_fingerprints == run.results.manifest.split_fingerprints
+    assert again.results.manifest.model.fingerprint == run.results.manifest.model.fingerprint
+    from datasets import Dataset
+
+    third = auditkit.audit(
+        handle.model, handle.tokenizer, Dataset.from_pandas(frame), labels=names,
+        out_dir=tmp_path, progress=False,
+    )  # fmt: skip
+    assert third.metric("performance.accuracy") == run.metric("performance.accuracy")
+
+
+def test_audit_says_what_is_wrong_with_its_inputs(trained_toy_handle):
+    handle, bundle = trained_toy_handle
+    names = bundle.label_names
+    with pytest.raises(AuditkitError, match="3 outputs but 2 labels"):
+        auditkit.audit(handle.model, handle.tokenizer, [("a", "x")], labels=names[:2])
+    with pytest.raises(AuditkitError, match=r"labels \['happy'\] that are not in"):
+        auditkit.audit(handle.model, handle.tokenizer, [("a", "happy")], labels=names)
+    with pytest.raises(AuditkitError, match=r"no column\(s\) \['label'\]"):
+        import pandas as pd
+
+        auditkit.audit(handle.model, handle.tokenizer, pd.DataFrame({"text": ["a"]}), labels=names)
+    with pytest.raises(AuditkitError, match="not a transformers model"):
+        auditkit.audit(object(), handle.tokenizer, [("a", names[0])], labels=names)
+
+
+def test_audit_fine_tunes_on_train_when_given(tmp_path):
+    """A base tiny BERT (no head) with `train`: fine-tuned, then audited."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from tests.conftest import toy_rows
+
+    folder = build_tiny_bert(tmp_path / "base")
+    model, tokenizer = AutoModel.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    rows = toy_rows(300, seed=5)
+    run = auditkit.audit(
+        model, tokenizer, rows[:60], train=rows[60:], labels=["negative", "positive", "neutral"],
+        training={"epochs": 6, "batch_size": 16, "learning_rate": 2e-3, "warmup_ratio": 0.0},
+        out_dir=tmp_path / "out", progress=False,
+    )  # fmt: skip
+    assert run.status == "ok" and run.results.training is not None
+    assert run.metric("performance.accuracy") > 0.8
+
+
+def test_a_suite_with_test_data_alone_needs_training_off(tmp_path):
+    from auditkit.errors import SuiteError
+    from auditkit.suite import load_suite
+    from tests.conftest import toy_rows, write_csv
+
+    write_csv(tmp_path / "test.csv", toy_rows(30))
+    body = "name: t\ndata: {source: csv, test_path: test.csv}\n"
+    (tmp_path / "s.yaml").write_text(body)
+    with pytest.raises(SuiteError, match="nothing to fine-tune on"):
+        load_suite(tmp_path / "s.yaml")
+    (tmp_path / "s.yaml").write_text(body + "training: {enabled: false}\n")
+    from auditkit.data import load_data
+
+    bundle = load_data(load_suite(tmp_path / "s.yaml"))
+    assert len(bundle.train) == 0 and len(bundle.test) == 30
+    assert any("train split is empty" in w for w in bundle.report.warnings)

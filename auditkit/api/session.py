@@ -215,3 +215,172 @@ def run(suite: str | os.PathLike[str] | Suite, **overrides: Any) -> Run:
     if not (Path(run_dir) / RESULTS_FILE).is_file():
         raise AuditkitError(f"{run_dir}: the run wrote no {RESULTS_FILE}")
     return Run(results, run_dir)
+
+
+def audit(
+    model: Any,
+    tokenizer: Any,
+    data: Any,
+    *,
+    labels: Iterable[str],
+    audits: Iterable[str] | dict[str, dict | None] | None = None,
+    train: Any = None,
+    training: dict[str, Any] | None = None,
+    name: str = "notebook",
+    max_length: int = 128,
+    seed: int = 0,
+    **overrides: Any,
+) -> Run:
+    """Audit an in-memory `transformers` classifier: no YAML, and no fine-tune unless `train`.
+
+    `data` (the test set) and `train` are a `datasets.Dataset`, a pandas DataFrame (columns
+    `text` and `label`) or a list of (text, label) pairs; a label is a name from `labels` or
+    its index. Without `train` the model must already have a head of `len(labels)` outputs,
+    in the order of `labels`. `audits` names the audits (default: performance) or maps them to
+    their settings; `training` holds `training:` settings for the fine-tune on `train`.
+    `overrides` are `run`'s (out_dir, device, retrain, only, progress).
+
+    The model and tokenizer are saved once to auditkit's cache, keyed by a hash of the weights,
+    and the data to parquet beside them, so the run directory records where they came from,
+    and the gate pairs runs of the same model and test set as it does for any suite."""
+    from auditkit.suite import DataSpec, ModelSpec, Suite, TrainingSpec
+
+    names = list(labels)
+    _check_head(model, names, trained=train is not None)
+    folder = _save_model(model, tokenizer)
+    test_file = _save_frame(_frame(data, names, "data"), "test")
+    train_file = None if train is None else _save_frame(_frame(train, names, "train"), "train")
+    if isinstance(audits, dict):
+        chosen = dict(audits)
+    else:
+        chosen = dict.fromkeys(list(audits) if audits is not None else ["performance"])
+    try:
+        suite = Suite(
+            name=name,
+            seed=seed,
+            model=ModelSpec(id=str(folder), max_length=max_length),
+            data=DataSpec(
+                source="parquet",
+                path=None if train_file is None else str(train_file),
+                test_path=str(test_file),
+                labels=names,
+                validation_size=0.1 if train_file is not None else 0,
+            ),
+            training=TrainingSpec(**(training or {}))
+            if train_file is not None
+            else TrainingSpec(enabled=False),
+            audits=chosen,
+        )
+    except ValueError as exc:
+        raise AuditkitError(f"auditkit.audit: {exc}") from None
+    return run(suite.with_base_dir(Path.cwd()), **overrides)
+
+
+def _check_head(model: Any, labels: list[str], *, trained: bool) -> None:
+    """The model's outputs must be `labels`, in that order, unless a fine-tune gives it a head."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(model, "save_pretrained"):
+        raise AuditkitError(
+            f"auditkit.audit: {type(model).__name__} is not a transformers model",
+            hint="pass a PreTrainedModel, e.g. from AutoModelForSequenceClassification",
+        )
+    if trained:
+        return
+    n = getattr(config, "num_labels", None)
+    if n != len(labels):
+        raise AuditkitError(
+            f"auditkit.audit: the model has {n} outputs but {len(labels)} labels were given "
+            f"({labels})",
+            hint="pass the labels in the order of the model's outputs, or `train` to fine-tune "
+            "a new head",
+        )
+    named = [str(config.id2label.get(i, "")) for i in range(n)] if config.id2label else []
+    if named and not all(x.upper().startswith("LABEL_") for x in named) and named != labels:
+        raise AuditkitError(
+            f"auditkit.audit: the model's id2label is {named}, not {labels}",
+            hint="give `labels` in the order of the model's outputs, so metrics read the "
+            "right class",
+        )
+
+
+def _save_model(model: Any, tokenizer: Any) -> Path:
+    """Save the model and tokenizer under the cache, in a folder named by their weights."""
+    import hashlib
+
+    from auditkit.training import cache_root
+
+    digest = hashlib.sha256(model.config.to_json_string().encode())
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    folder = cache_root() / "memory" / digest.hexdigest()[:24]
+    if not (folder / "config.json").is_file():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if folder.exists():  # saved meanwhile by another process
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, folder)
+    return folder
+
+
+def _frame(data: Any, labels: list[str], what: str) -> pd.DataFrame:
+    """`text` and `label` (as names) from a Dataset, a DataFrame or (text, label) pairs."""
+    import pandas as pd
+
+    if hasattr(data, "to_pandas") and hasattr(data, "features"):  # datasets.Dataset
+        frame = data.to_pandas()
+    elif isinstance(data, pd.DataFrame):
+        frame = data.copy()
+    else:
+        try:
+            frame = pd.DataFrame(list(data), columns=["text", "label"])
+        except (TypeError, ValueError) as exc:
+            raise AuditkitError(
+                f"auditkit.audit: `{what}` is not a Dataset, a DataFrame or (text, label) "
+                f"pairs ({exc})"
+            ) from None
+    missing = [c for c in ("text", "label") if c not in frame.columns]
+    if missing:
+        raise AuditkitError(
+            f"auditkit.audit: `{what}` has no column(s) {missing} (columns: {list(frame.columns)})",
+            hint="name the columns `text` and `label`",
+        )
+
+    def name(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if (
+            isinstance(value, (int, float))
+            and float(value).is_integer()
+            and 0 <= value < len(labels)
+        ):
+            return labels[int(value)]
+        return str(value)
+
+    frame = frame[["text", "label"]].assign(label=frame["label"].map(name))
+    unknown = sorted(set(frame["label"]) - set(labels))
+    if unknown:
+        raise AuditkitError(
+            f"auditkit.audit: `{what}` has labels {unknown[:5]} that are not in {labels}",
+            hint="labels are names from `labels`, or their index",
+        )
+    return frame
+
+
+def _save_frame(frame: pd.DataFrame, split: str) -> Path:
+    """The frame as parquet under the cache, named by its content."""
+    import hashlib
+
+    from auditkit.training import cache_root
+
+    blob = frame.to_json(orient="split", index=False).encode()
+    path = cache_root() / "memory-data" / f"{split}-{hashlib.sha256(blob).hexdigest()[:24]}.parquet"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    return path

@@ -47,7 +47,7 @@ def load_data(suite: Suite) -> DatasetBundle:
         sample_splits(cleaned, spec, suite.seed, report)
 
     for split, frame in cleaned.items():
-        if len(frame) == 0:
+        if len(frame) == 0 and not (split == "train" and spec.path is None):
             hint = "check the file, the column names and `data.labels`"
             if reader.targets is not None and report.dropped.get("missing_label"):
                 hint = (

@@ -28,7 +28,7 @@ def read_frames(
         path = suite.resolve_path(value)
         assert path is not None  # _pick_spec checked
         frames[split] = _read_file(spec, path)
-    return frames, str(suite.resolve_path(spec.path or "")), None
+    return frames, str(suite.resolve_path(spec.path or spec.test_path or "")), None
 
 
 def _read_file(spec: DataSpec, path: Path) -> pd.DataFrame:

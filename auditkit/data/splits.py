@@ -27,6 +27,10 @@ def _split(frame: pd.DataFrame, size: float | int, seed: int, report: DataReport
 
 
 def make_splits(frames: dict, spec: DataSpec, seed: int, report: DataReport) -> dict:
+    if "train" not in frames:  # test data alone: the model is audited as it is, not trained
+        frames["train"] = frames["test"].iloc[0:0].copy()
+        report.warn("data: no training file (`data.path`): the train split is empty")
+        return frames
     if len(frames["train"]) < 4:
         raise DataError(f"data: only {len(frames['train'])} usable training rows")
     if "test" not in frames:
