@@ -320,6 +320,19 @@ def gate(
         raise typer.Exit(1)
 
 
+@app.command()
+def card(
+    run_dir: Annotated[Path, typer.Argument(help="run directory, e.g. reports/<suite>/latest")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write here instead of RUN_DIR/README.md")
+    ] = None,
+) -> None:
+    """Write a Hugging Face model card (README.md with model-index metadata) from a run."""
+    from auditkit.card import write_card
+
+    typer.echo(f"model card: {write_card(run_dir, out)}")
+
+
 @app.command("ls")
 def list_audits() -> None:
     """List the registered audits."""
