@@ -49,6 +49,9 @@ class MetricSpec:
     # written with a confidence interval; the gate refuses a drop bound on a metric with none
     # (unless it pairs the metric per example), since any rerun noise would read as a change
     ci: bool = True
+    # the setting that gives each metric of the family its direction (the suite declares it
+    # per metric, e.g. performance's extra_metrics); `direction` is then None
+    direction_from: str | None = None
 
     @cached_property
     def regex(self) -> re.Pattern[str]:
@@ -231,7 +234,7 @@ def check(outputs: Outputs, result: AuditResult) -> list[str]:
         spec = outputs.metric_spec(key)
         if spec is None:
             problems.append(f"metric {key!r} is not declared")
-        elif spec.higher_is_better != metric.higher_is_better:
+        elif spec.direction_from is None and spec.higher_is_better != metric.higher_is_better:
             problems.append(
                 f"metric {key!r}: written with higher_is_better={metric.higher_is_better}, "
                 f"declared direction {spec.direction!r} ({spec.name})"

@@ -92,6 +92,7 @@ def _when(when: str | None) -> str:
 
 def _metric(spec: MetricSpec) -> str:
     facts = [f"{spec.direction} is better"] if spec.direction else []
+    facts += [f"direction from `{spec.direction_from}`"] if spec.direction_from else []
     facts += [spec.unit] if spec.unit else []
     facts += [] if spec.ci else ["no CI"]
     said = f" ({'; '.join(facts)})" if facts else ""

@@ -2,7 +2,7 @@
 
 Point metrics use scikit-learn rather than `evaluate` modules: `evaluate.load("accuracy")`
 fetches its script from the Hub and fails offline, and the bootstrap needs the raw confusion
-counts anyway (see auditkit.metrics).
+counts anyway (see auditkit.metrics). `extra_metrics` adds `evaluate` modules on top.
 """
 
 from __future__ import annotations
@@ -38,8 +38,21 @@ class PerformanceAudit(Audit):
                 probs, val_probs = _apply_temperature(ctx, fitted, probs, val_probs, result)
         if cfg.conformal.enabled:
             add_conformal_sets(cfg, probs, y, val_probs, y_val, labels, ctx.seed, result)
+        if cfg.extra_metrics:
+            add_extra_metrics(cfg, probs, y, ctx, result)
         result.artifacts["predictions"] = write_predictions(ctx, texts, y, probs)
         return result
+
+
+def add_extra_metrics(cfg: PerformanceConfig, probs, y, ctx: AuditContext, result) -> None:
+    """`extra_metrics`: each `evaluate` metric, with a CI on the built-in resamples."""
+    from auditkit.audits.performance import extra
+
+    for spec in cfg.extra_metrics:
+        module = extra.load(spec, ctx.suite)
+        result.metrics[f"extra.{spec.key}"] = extra.compute(
+            spec, module, probs, y, **_boot(cfg, ctx.seed)
+        )
 
 
 def _validation(ctx: AuditContext, cfg: PerformanceConfig):

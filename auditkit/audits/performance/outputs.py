@@ -22,6 +22,12 @@ OUTPUTS = Outputs(
         "conformal prediction sets with their coverage."
     ),
     metrics=(
+        MetricSpec(
+            "extra.{metric}",
+            "an `evaluate` metric of `extra_metrics`, on the test predictions",
+            when="per entry of `extra_metrics`",
+            direction_from="extra_metrics[].direction",
+        ),
         MetricSpec("accuracy", "share of test examples predicted right", "higher"),
         MetricSpec("macro_f1", "F1 averaged over classes, each class counting the same", "higher"),
         MetricSpec("weighted_f1", "F1 averaged over classes, weighted by support", "higher"),
