@@ -58,6 +58,14 @@ def run(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="override the suite's seed")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bars")] = False,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            "--mlflow",
+            help="log the run to MLflow (the suite's tracking.mlflow, else MLFLOW_TRACKING_URI "
+            "or ./mlruns); needs auditkit[mlflow]",
+        ),
+    ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Fine-tune (or reuse the cached fine-tune) and run the suite's audits."""
@@ -80,6 +88,7 @@ def run(
         seed=seed,
         progress=Progress(False if no_progress else None),
         command=shlex.join(["auditkit", *sys.argv[1:]]),
+        mlflow=mlflow,
     )
     if writer:  # a non-zero torchrun rank trains, then leaves the audits to rank 0
         _print_summary(results, run_dir)

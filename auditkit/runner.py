@@ -132,8 +132,12 @@ def run_suite(
     seed: int | None = None,
     progress: Progress | None = None,
     command: str | None = None,
+    mlflow: bool = False,
 ) -> tuple[RunResults, Path]:
-    """Run every stage and audit of the suite; returns the results and the run directory."""
+    """Run every stage and audit of the suite; returns the results and the run directory.
+
+    With `mlflow` (or the suite's `tracking.mlflow`), the finished run, failed or not, is
+    logged to MLflow (auditkit.tracking)."""
     if seed is not None:
         suite = suite.model_copy(update={"seed": seed})
     progress = progress or Progress()
@@ -152,14 +156,45 @@ def run_suite(
 
     # under torchrun, rank 0 alone writes results
     rec = _Recorder(results, run_dir, dev, writer=is_main_process())
+    track = mlflow or suite.tracking.mlflow is not None
+    if track:
+        from auditkit.tracking import require_mlflow
+
+        require_mlflow()  # not installed: say so before any work, not after it
     try:
         audited = _run_stages(suite, configs, rec, retrain=retrain, progress=progress)
     except BaseException as exc:
         rec.fail(exc)
+        if track and rec.writer and not isinstance(exc, KeyboardInterrupt):
+            _track(suite, results, run_dir)
         raise
     if audited:
         rec.finish()
+        if track:
+            _track(suite, results, run_dir)
     return results, run_dir
+
+
+def _track(suite: Suite, results: RunResults, run_dir: Path) -> None:
+    """Log the run to MLflow; a tracking failure is recorded, and the run's results stand."""
+    from auditkit.tracking import log_run
+
+    spec = suite.tracking.mlflow
+    try:
+        log_run(
+            results,
+            run_dir,
+            tracking_uri=spec.tracking_uri if spec else None,
+            experiment=spec.experiment if spec else None,
+        )
+    except AuditkitError:
+        raise
+    except Exception as exc:  # the store's own errors: the run is done, say what failed
+        log.error("mlflow: could not log run %s: %s: %s", results.run_id, type(exc).__name__, exc)
+        raise AuditkitError(
+            f"mlflow: could not log run {results.run_id}: {type(exc).__name__}: {exc}",
+            hint=f"the run itself is complete in {run_dir}",
+        ) from None
 
 
 def _new_results(suite: Suite, run_id: str, dev, command: str | None) -> RunResults:

@@ -222,6 +222,20 @@ class GateSpec(StrictModel):
         return value
 
 
+class MlflowSpec(StrictModel):
+    tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else file:./mlruns)",
+    )
+    experiment: str | None = Field(default=None, description="default: the suite's name")
+
+
+class TrackingSpec(StrictModel):
+    mlflow: MlflowSpec | None = Field(
+        default=None, description="log each run to MLflow (needs auditkit[mlflow])"
+    )
+
+
 class Suite(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -233,6 +247,7 @@ class Suite(StrictModel):
     audits: dict[str, dict[str, Any] | None] = Field(default_factory=lambda: {"performance": None})
     output_dir: str = Field(default="reports", description="results root, relative to the cwd")
     gate: GateSpec | None = Field(default=None, description="checks for `auditkit gate`")
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

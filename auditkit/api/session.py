@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from auditkit.gate.output import GateReport
     from auditkit.suite import Suite
 
-_RUN_KEYS = ("out_dir", "device", "retrain", "only", "seed", "progress")
+_RUN_KEYS = ("out_dir", "device", "retrain", "only", "seed", "progress", "mlflow")
 
 
 class Run:
@@ -191,7 +191,8 @@ def run(suite: str | os.PathLike[str] | Suite, **overrides: Any) -> Run:
     """Run a suite (a YAML path or a `Suite`) as `auditkit run` does; returns the `Run`.
 
     `overrides`: out_dir (results root, default the suite's `output_dir`, `reports`), device,
-    retrain, only (audit names), seed, progress (False: no progress bars)."""
+    retrain, only (audit names), seed, progress (False: no progress bars), mlflow (True: log
+    the run to MLflow, as `--mlflow`)."""
     from auditkit.suite import Suite, load_suite
 
     unknown = sorted(set(overrides) - set(_RUN_KEYS))
