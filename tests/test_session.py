@@ -177,3 +177,15 @@ def test_a_suite_with_test_data_alone_needs_training_off(tmp_path):
     bundle = load_data(load_suite(tmp_path / "s.yaml"))
     assert len(bundle.train) == 0 and len(bundle.test) == 30
     assert any("train split is empty" in w for w in bundle.report.warnings)
+
+
+def test_the_public_names_import_without_torch():
+    code = (
+        "import sys, auditkit\n"
+        "assert {'run', 'audit', 'Run'} <= set(auditkit.__all__)\n"
+        "auditkit.run, auditkit.audit, auditkit.Run\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
