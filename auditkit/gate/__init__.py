@@ -3,9 +3,10 @@
 - `spec`: the suite's `gate:` section with the command line's overrides applied, and the bar a
   baseline holds: a proposal may tighten the stored spec, and each loosening is listed;
 - `baseline`: a run reduced to what the gate compares (a Snapshot); saved, a baseline file;
-- `significance`: the paired tests (exact McNemar, paired bootstrap);
+- `significance`: the paired tests (exact McNemar, paired bootstrap, Tango), Holm's adjustment;
 - `pairing`: pairing two runs per example and, for one metric, the test, p-value and verdict,
   shared with the dashboard's Compare page;
+- `noninferiority`: the evidence the `non_inferiority` policy asks for, bound by bound;
 - `checks`: a check's bounds and verdict, and `run_gate`, what `auditkit gate` runs;
 - `output`: gate.json (`GateReport`) and its text, Markdown and JUnit views.
 """

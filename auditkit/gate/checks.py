@@ -2,19 +2,22 @@
 
 Each check bounds one metric (dotted path, e.g. `performance.accuracy`): an absolute min/max
 on the current value, and/or the largest allowed worsening against the baseline, absolute or
-relative, in the direction the metric declares (`higher_is_better`). A crossed bound is only a
-regression when it is significant:
+relative, in the direction the metric declares (`higher_is_better`). Under the `regression`
+policy a crossed bound is only a regression when it is significant:
 
 - drop bounds: when the run and the baseline scored the same test set (equal test-split
   fingerprints and gold labels), a paired test on the per-example outcomes (exact McNemar for
   accuracy; a paired bootstrap for F1, ECE, Brier and NLL); otherwise a comparison of the two
-  runs' confidence intervals (normal approximation). p < alpha is significant. The pairing and
-  the test are auditkit.gate.pairing's, the same code the dashboard's Compare page uses.
-- min/max bounds: the current value's own CI lies wholly on the wrong side of the bound.
+  runs' confidence intervals (normal approximation). The pairing and the test are
+  auditkit.gate.pairing's, the same code the dashboard's Compare page uses.
+- min/max bounds: a one-sided p from the current value's CI.
 
-Crossed but not significant is `inconclusive` (the suite decides whether that fails); a
-significant change for the better is `improved`. A metric with no CI at all (a count, a size)
-is compared as it is.
+Each check is judged by one p, and Holm's adjustment runs across the checks before the
+verdicts (`_prepare`, `significance.adjust`, `_finish`). Crossed but not significant is
+`inconclusive` (the suite decides whether that fails); a significant change for the better is
+`improved`. A metric with no CI at all (a count, a size) is compared as it is. Every tested
+check reports the smallest worsening it can detect (`mde`). The `non_inferiority` policy asks
+the opposite question, with auditkit.gate.noninferiority's evidence.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from auditkit import __version__
 from auditkit.api.results import Metric, now_iso
 from auditkit.api.rundir import GATE_FILE, resolve_run_dir
 from auditkit.errors import AuditkitError
+from auditkit.gate import noninferiority as NI
 from auditkit.gate.baseline import AuditSnapshot, Snapshot, load_baseline, snapshot_from_run
 from auditkit.gate.output import (
     BaselineRef,
@@ -41,9 +45,9 @@ from auditkit.gate.pairing import (
     Pairing,
     compare_metric,
     minimum_detectable,
-    noninferiority,
     pair_snapshots,
 )
+from auditkit.gate.significance import adjust, p_words, se_from_ci
 from auditkit.gate.spec import AgreedSpec
 from auditkit.suite import GateCheck, GateSpec
 
@@ -169,21 +173,6 @@ def effective_correction(spec: GateSpec) -> str:
     return "none" if spec.policy == "non_inferiority" else spec.correction
 
 
-def adjust(p_values: list[float | None], correction: str) -> list[float | None]:
-    """Holm's step-down adjustment over the checks that have a test (None: no test, left as
-    None); `none` leaves each p as it is. Holm controls the chance that any check fails when
-    nothing changed at alpha, whatever the dependence between the checks' tests."""
-    if correction == "none":
-        return list(p_values)
-    tested = [(p, i) for i, p in enumerate(p_values) if p is not None]
-    out: list[float | None] = [None] * len(p_values)
-    m, running = len(tested), 0.0
-    for rank, (p, i) in enumerate(sorted(tested)):
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = running
-    return out
-
-
 @dataclass
 class _Pending:
     """A check between its tests and its verdict: the verdict waits for the adjustment."""
@@ -302,7 +291,7 @@ def _prepare_shown(
     """Non-inferiority: each bound is a claim the data must support. A claim's p is one-sided
     (small: the bound holds); the check is judged by its largest p, since every claim must
     hold (an intersection-union test, which needs no adjustment to keep its level)."""
-    claims = _absolute_claims(c.check, c.m_cur, confidence, spec.alpha)
+    claims = NI.absolute_claims(c.check, c.m_cur, confidence, spec.alpha)
     cmp = worse_by = None
     if c.drop_bound:
         if c.m_base is None:
@@ -375,70 +364,22 @@ def _shown_verdict(p: _Pending) -> CheckResult:
     )  # fmt: skip
 
 
-def _absolute_claims(
-    check: GateCheck, m: Metric, confidence: float, alpha: float
-) -> list[tuple[float | None, bool, str]]:
-    """min/max under non_inferiority: (one-sided p that the value is on the right side of the
-    bound, holds at the point, words). Without a CI the value is compared as it is (p 0 or 1):
-    a count or a size has no sampling error to allow for."""
-    from scipy.stats import norm
-
-    se = _standard_error(m, confidence)
-    out = []
-    for key, side in (("min", 1), ("max", -1)):
-        bound = getattr(check, key)
-        if bound is None:
-            continue
-        margin = side * (m.value - bound)  # > 0: on the right side
-        holds = margin >= 0
-        if se is None:
-            words = f"{m.value:.4g} {'>=' if key == 'min' else '<='} {key} {bound:g}"
-            if not holds:
-                words = f"{m.value:.4g} is {'below' if key == 'min' else 'above'} {key} {bound:g}"
-            out.append((0.0 if holds else 1.0, holds, words + " (no CI: compared as is)"))
-            continue
-        p = float(norm.sf(margin / se))
-        z = float(norm.ppf(1 - alpha))
-        edge = m.value - side * z * se
-        which = "lower" if key == "min" else "upper"
-        out.append((p, holds, f"{m.value:.4g}, {which} {1 - alpha:.0%} bound {edge:.4g} vs "
-                    f"{key} {bound:g} (one-sided {_p(p)})"))  # fmt: skip
-    return out
-
-
-def _drop_claim(
-    c: _Check, cmp: Comparison, worse_by: float
-) -> list[tuple[float | None, bool, str]]:
-    """The drop bound under non_inferiority: evidence that the worsening is under the bound,
-    by the test that fits the comparison (Tango's score test for paired accuracy, the paired
-    bootstrap's tail, or the normal approximation of a CI comparison)."""
+def _drop_claim(c: _Check, cmp: Comparison, worse_by: float) -> list:
+    """The drop bound under non_inferiority (auditkit.gate.noninferiority), with the upper
+    bound of the worsening recorded on the check."""
     limit = _drop_limit(c, cmp)
     if limit is None:
         return []
-    holds = worse_by <= limit + 1e-12
-    p, upper = noninferiority(cmp, limit, c.hib is not False, c.spec.alpha)
-    if p is None:
-        words = f"worse by {worse_by + 0.0:.4g} (allowed {limit:.4g}); no uncertainty to show"
-        return [(None, holds, words + " the bound with")]
-    bound = f", upper {1 - c.spec.alpha:.0%} bound {upper:.4g}" if upper is not None else ""
-    c.fields["worse_upper"] = upper
-    return [(p, holds, f"worse by {worse_by + 0.0:.4g}{bound} (allowed {limit:.4g}), one-sided "
-             f"{_p(p)}")]  # fmt: skip
-
-
-def _standard_error(m: Metric, confidence: float) -> float | None:
-    """A metric's standard error from its CI's half-width at `confidence` (normal)."""
-    from scipy.stats import norm
-
-    if m.ci_low is None or m.ci_high is None or not m.ci_high > m.ci_low:
-        return None
-    return (m.ci_high - m.ci_low) / (2 * float(norm.ppf(0.5 + confidence / 2)))
+    claim, upper = NI.drop_claim(cmp, worse_by, limit, c.hib is not False, c.spec.alpha)
+    if upper is not None:
+        c.fields["worse_upper"] = upper
+    return [claim]
 
 
 def _adjusted_words(p: _Pending, p_adjusted: float | None) -> str:
     if p_adjusted is None or p.p_check is None or p_adjusted == p.p_check:
         return ""
-    return f" (Holm-adjusted {_p(p_adjusted)} over the gate's checks)"
+    return f" (Holm-adjusted {p_words(p_adjusted)} over the gate's checks)"
 
 
 def _unbounded(c: _Check, cmp: Comparison | None, worse_by: float | None) -> CheckResult:
@@ -446,7 +387,7 @@ def _unbounded(c: _Check, cmp: Comparison | None, worse_by: float | None) -> Che
     tested = cmp is not None and cmp.significant is not None
     significant = cmp is None or cmp.significant is not False
     if worse_by is not None and worse_by < 0 and significant and tested:
-        return c.result("improved", False, f"better by {-worse_by:.4g}, {_p(cmp.p_value)}")
+        return c.result("improved", False, f"better by {-worse_by:.4g}, {p_words(cmp.p_value)}")
     reason = "within bounds"
     if worse_by is not None and worse_by > 0 and significant and tested:
         reason = f"significantly worse by {worse_by:.4g} but within the allowed drop"
@@ -527,7 +468,7 @@ def _drop_test(c: _Check, cmp: Comparison, worse_by: float) -> list[tuple[bool, 
         return []
     crossed = worse_by > limit + 1e-12
     p = cmp.p_value if worse_by > 0 else (1.0 if cmp.p_value is not None else None)
-    tail = f", {_p(cmp.p_value)}" if cmp.p_value is not None else ""
+    tail = f", {p_words(cmp.p_value)}" if cmp.p_value is not None else ""
     return [(crossed, p, f"worse by {worse_by + 0.0:.4g} (allowed {limit:.4g}){tail}")]
 
 
@@ -539,7 +480,7 @@ def _absolute_tests(
     error), so it is judged at the gate's alpha like every other check; None without a CI."""
     from scipy.stats import norm
 
-    se = _standard_error(m, confidence)
+    se = se_from_ci(m.ci_low, m.ci_high, confidence)
     out = []
     for key, side in (("min", -1), ("max", 1)):
         bound = getattr(check, key)
@@ -551,7 +492,7 @@ def _absolute_tests(
             out.append((crossed, None, what))
             continue
         p = float(norm.sf(side * (m.value - bound) / se))  # one-sided: past the bound
-        out.append((crossed, p, f"{what} (one-sided {_p(p)} from its CI)"))
+        out.append((crossed, p, f"{what} (one-sided {p_words(p)} from its CI)"))
     return out
 
 
@@ -567,10 +508,3 @@ def _threshold_words(thresholds: dict[str, float], hib: bool | None) -> str:
         else:
             parts.append(f"{key} {value:g}")
     return ", ".join(parts)
-
-
-def _p(p: float | None) -> str:
-    """`p = 0.0123` or `p < 0.0001`, for reasons written in words."""
-    if p is None:
-        return "p n/a"
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"

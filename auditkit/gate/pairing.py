@@ -26,12 +26,7 @@ import numpy as np
 
 from auditkit.api.results import Metric
 from auditkit.gate.baseline import Snapshot
-from auditkit.gate.significance import (
-    PairedTest,
-    mcnemar,
-    paired_bootstrap,
-    paired_noninferiority,
-)
+from auditkit.gate.significance import PairedTest, mcnemar, paired_bootstrap, se_from_ci
 
 Method = Literal["mcnemar", "paired_bootstrap", "ci_comparison", "point"]
 ChangeVerdict = Literal["better", "worse", "changed", "not significant", "not tested"]
@@ -248,57 +243,7 @@ def best_case_accuracy_drop(
 
 def _change_se(test: PairedTest) -> float | None:
     """The change's standard error from its 95% interval (normal)."""
-    from scipy.stats import norm
-
-    if test.ci_low is None or test.ci_high is None:
-        return None
-    se = (test.ci_high - test.ci_low) / (2 * float(norm.ppf(0.975)))
-    return se if se > 0 else None
-
-
-def noninferiority(
-    cmp: Comparison, limit: float, higher_is_better: bool, alpha: float
-) -> tuple[float | None, float | None]:
-    """Evidence that the worsening is under `limit`: (one-sided p, the upper 1 - alpha bound
-    of the worsening). Tango's score test for paired accuracy (the bound by inverting it),
-    the paired bootstrap's resampled changes, or a normal approximation from the change's CI;
-    (None, None) with no uncertainty at all (`point`)."""
-    from scipy.stats import norm
-
-    test = cmp.test
-    if test is None:
-        return None, None
-    sign = -1.0 if higher_is_better else 1.0  # worsening = sign * change
-    worse = sign * test.delta
-    if cmp.method == "mcnemar" and test.gained is not None and test.discordant is not None:
-        gained, lost = test.gained, test.discordant - test.gained
-        if not higher_is_better:
-            gained, lost = lost, gained
-        p = paired_noninferiority(gained, lost, test.n, limit)
-        return p, _tango_upper(gained, lost, test.n, alpha)
-    if test.distribution is not None and len(test.distribution):
-        dist = sign * test.distribution
-        p = float((np.sum(dist >= limit) + 1) / (len(dist) + 1))
-        return min(p, 1.0), float(np.quantile(dist, 1 - alpha))
-    se = _change_se(test)
-    if se is None:
-        held = worse < limit
-        return (0.0 if held else 1.0), worse
-    return float(norm.sf((limit - worse) / se)), worse + float(norm.ppf(1 - alpha)) * se
-
-
-def _tango_upper(gained: int, lost: int, n: int, alpha: float) -> float:
-    """The upper 1 - alpha bound of the accuracy drop: the margin at which Tango's one-sided p
-    equals alpha (p falls as the margin grows, so a bracketing root search finds it)."""
-    from scipy.optimize import brentq
-
-    f = lambda margin: paired_noninferiority(gained, lost, n, margin) - alpha  # noqa: E731
-    lo, hi = -1 + 1e-9, 1 - 1e-9
-    if f(lo) <= 0:
-        return lo
-    if f(hi) >= 0:
-        return hi
-    return float(brentq(f, lo, hi, xtol=1e-7))
+    return se_from_ci(test.ci_low, test.ci_high)
 
 
 def _method(test: PairedTest | None) -> Method:

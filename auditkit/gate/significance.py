@@ -2,7 +2,8 @@
 
 The gate and the dashboard's compare page both ask "is this change real?". When two runs
 scored the same test examples, a paired test uses that pairing and is far more sensitive than
-comparing two confidence intervals.
+comparing two confidence intervals. Also here: Tango's paired non-inferiority test, a standard
+error from a CI, and Holm's adjustment across the gate's checks.
 """
 
 from __future__ import annotations
@@ -118,3 +119,35 @@ def paired_bootstrap(
     return PairedTest(
         delta, p, low, high, f"paired bootstrap ({n_resamples} resamples)", n, distribution=dist
     )
+
+
+def se_from_ci(low: float | None, high: float | None, confidence: float = 0.95) -> float | None:
+    """A standard error from a CI's half-width at `confidence` (normal); None without an
+    interval or with a zero-width one."""
+    from scipy.stats import norm
+
+    if low is None or high is None or not high > low:
+        return None
+    return (high - low) / (2 * float(norm.ppf(0.5 + confidence / 2)))
+
+
+def p_words(p: float | None) -> str:
+    """`p = 0.0123` or `p < 0.0001`, for reasons written in words."""
+    if p is None:
+        return "p n/a"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+def adjust(p_values: list[float | None], correction: str) -> list[float | None]:
+    """Holm's step-down adjustment over the checks that have a test (None: no test, left as
+    None); `none` leaves each p as it is. Holm controls the chance that any check fails when
+    nothing changed at alpha, whatever the dependence between the checks' tests."""
+    if correction == "none":
+        return list(p_values)
+    tested = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    out: list[float | None] = [None] * len(p_values)
+    m, running = len(tested), 0.0
+    for rank, (p, i) in enumerate(sorted(tested)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
