@@ -66,6 +66,15 @@ def run(
             "or ./mlruns); needs auditkit[mlflow]",
         ),
     ] = False,
+    timeout_s: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout-s",
+            min=1,
+            help="under torchrun: seconds a rank waits for the others before it calls one "
+            "stuck (default: the suite's distributed.timeout_s, 1800)",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Fine-tune (or reuse the cached fine-tune) and run the suite's audits."""
@@ -78,7 +87,7 @@ def run(
     from auditkit.suite import load_suite
 
     loaded = load_suite(suite)
-    writer = is_main_process()  # read before the run: it drops torchrun's variables
+    writer = is_main_process()
     results, run_dir = run_suite(
         loaded,
         out_dir=out,
@@ -89,11 +98,14 @@ def run(
         progress=Progress(False if no_progress else None),
         command=shlex.join(["auditkit", *sys.argv[1:]]),
         mlflow=mlflow,
+        timeout_s=timeout_s,
     )
-    if writer:  # a non-zero torchrun rank trains, then leaves the audits to rank 0
+    # Under torchrun rank 0 writes, prints and sets the job's exit code: a non-zero rank that
+    # exited 1 first would make torchrun stop rank 0 before it wrote what it has.
+    if writer:
         _print_summary(results, run_dir)
-    if results.status != "ok":
-        raise typer.Exit(1)
+        if results.status != "ok":
+            raise typer.Exit(1)
 
 
 @app.command()

@@ -1,21 +1,36 @@
-"""Multi-process launches (torchrun, accelerate launch): which rank this is, and leaving one.
+"""Multi-process launches (torchrun, accelerate launch): which rank this is, and training alone.
 
-Only the main fine-tune runs data-parallel; everything after it runs in rank 0 alone. These
-helpers read and drop the launcher's environment variables and import torch only when a
-process group has to be torn down, so the CLI can ask "am I rank 0?" cheaply.
+The main fine-tune runs data-parallel; the audits then run on every rank, sharing their
+per-example work (auditkit.distributed). A fine-tune inside an audit (adversarial training, a
+mitigation) must instead give the weights one process gives, so it runs inside `alone()`,
+which hides the launcher's variables from the Trainer while the process group stays up. These
+helpers import torch only when they must, so the CLI can ask "am I rank 0?" cheaply.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
+_hidden: dict[str, str] = {}  # the launch variables `alone()` took out of the environment
+
+
+def _launch_var(name: str) -> str | None:
+    return os.environ.get(name, _hidden.get(name))
+
 
 def is_main_process() -> bool:
-    """False on the non-zero ranks of a torchrun / accelerate launch."""
-    return int(os.environ.get("RANK", "0")) == 0
+    """False on the non-zero ranks of a torchrun / accelerate launch (also inside `alone`)."""
+    return int(_launch_var("RANK") or "0") == 0
+
+
+def launched() -> bool:
+    """True under torchrun / accelerate launch with more than one process."""
+    return int(_launch_var("WORLD_SIZE") or "1") > 1
 
 
 def world_size() -> int:
@@ -37,27 +52,34 @@ _LAUNCH_VARS = (
 )
 
 
-def leave_distributed() -> int:
-    """After the data-parallel fine-tune, continue as a single process; returns the old size.
-
-    Under torchrun only the main fine-tune is data-parallel. Rank 0 then audits alone while
-    the other ranks exit, so a later Trainer (adversarial training, a fairness mitigation)
-    must not try to join the group again and wait for ranks that are gone: the group is
-    destroyed, accelerate's cached state is reset and the launch variables are dropped.
-    """
-    size = world_size()
-    if size == 1 and "LOCAL_RANK" not in os.environ:
-        return 1
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def _reset_accelerate() -> None:
+    """Forget accelerate's cached launch state, so the next Trainer reads the environment."""
     try:
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state(reset_partial_state=True)
     except (ImportError, AttributeError):  # pragma: no cover - accelerate's internals moved
         log.debug("accelerate state not reset", exc_info=True)
+
+
+@contextlib.contextmanager
+def alone() -> Iterator[None]:
+    """Run a fine-tune in this process as if it were the only one.
+
+    The process group stays up for the audits' collectives, but the Trainer sees no launch and
+    neither wraps the model in DDP nor shards the data; `is_main_process` still tells rank 0,
+    so one rank writes the fine-tune cache.
+    """
+    if not launched() or _hidden:
+        yield
+        return
     for name in _LAUNCH_VARS:
-        os.environ.pop(name, None)
-    return size
+        if name in os.environ:
+            _hidden[name] = os.environ.pop(name)
+    _reset_accelerate()
+    try:
+        yield
+    finally:
+        os.environ.update(_hidden)
+        _hidden.clear()
+        _reset_accelerate()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import logging
-import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from auditkit.api.results import (
     ErrorInfo,
     Manifest,
     ModelInfo,
+    RankInfo,
     RunResults,
     Stage,
     now_iso,
@@ -133,13 +135,18 @@ def run_suite(
     progress: Progress | None = None,
     command: str | None = None,
     mlflow: bool = False,
+    timeout_s: float | None = None,
 ) -> tuple[RunResults, Path]:
     """Run every stage and audit of the suite; returns the results and the run directory.
 
     With `mlflow` (or the suite's `tracking.mlflow`), the finished run, failed or not, is
-    logged to MLflow (auditkit.tracking)."""
+    logged to MLflow (auditkit.tracking). Under torchrun every rank calls this; `timeout_s`
+    (else the suite's `distributed.timeout_s`) bounds the wait for a stuck rank."""
     if seed is not None:
         suite = suite.model_copy(update={"seed": seed})
+    if timeout_s is not None:
+        spec = suite.distributed.model_copy(update={"timeout_s": timeout_s})
+        suite = suite.model_copy(update={"distributed": spec})
     progress = progress or Progress()
     configs = order_audits(select_audits(suite, only))  # config errors fail before any work
     root = Path(out_dir) if out_dir else Path(suite.output_dir)  # relative to the cwd
@@ -238,7 +245,6 @@ class _Recorder:
         self.run_dir = run_dir
         self.device = dev
         self.writer = writer
-        self.rank = os.environ.get("RANK", "0")  # read before leave_distributed drops it
         self._stage_meter = StageMeter
 
     def save(self, audit: str | None = None) -> None:
@@ -303,7 +309,7 @@ class _Recorder:
 def _run_stages(
     suite: Suite, configs: dict, rec: _Recorder, *, retrain: bool, progress: Progress
 ) -> bool:
-    """data -> model -> fine-tune -> audits; False on a torchrun rank that leaves the audits."""
+    """data -> model -> fine-tune -> audits, on every rank of a launch."""
     results = rec.results
     with rec.stage("data"):
         bundle = _load_data(suite, results)
@@ -317,20 +323,23 @@ def _run_stages(
     else:
         log.info("training: disabled in the suite; auditing the model as loaded")
 
-    from auditkit.launch import leave_distributed
+    from auditkit.distributed import join
 
-    processes = leave_distributed()  # the audits, and any fine-tune inside them, run alone
-    if not rec.writer:  # under torchrun: this rank's part (the data-parallel fine-tune) is done
-        log.info(
-            "rank %s of %d: fine-tune done; rank 0 runs the audits and writes the results",
-            rec.rank,
-            processes,
-        )
-        results.status = "ok"
-        return False
-    if processes > 1:
-        log.info("audits run in this process alone (%d processes trained)", processes)
-    _run_audits(suite, configs, bundle, handle, rec, progress)
+    cluster = join(suite.distributed.timeout_s, rec.device)
+    if cluster is None:
+        _run_audits(suite, configs, bundle, handle, rec, progress, None)
+        return True
+    results.manifest.world_size = cluster.world_size
+    results.manifest.ranks = [RankInfo(**info) for info in cluster.ranks]
+    scratch = None
+    if not rec.writer:  # this rank's artifacts go to a private folder, deleted at the end
+        scratch = Path(tempfile.mkdtemp(prefix=f"auditkit-rank{cluster.rank}-"))
+    try:
+        _run_audits(suite, configs, bundle, handle, rec, progress, cluster, scratch)
+    finally:
+        cluster.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return True
 
 
@@ -375,27 +384,99 @@ def _fine_tune(suite: Suite, bundle, handle, results: RunResults, *, retrain: bo
     return outcome.handle
 
 
-def _run_audits(suite: Suite, configs: dict, bundle, handle, rec: _Recorder, progress) -> None:
+def _run_audits(
+    suite: Suite,
+    configs: dict,
+    bundle,
+    handle,
+    rec: _Recorder,
+    progress,
+    cluster=None,
+    scratch: Path | None = None,
+) -> None:
+    """Each audit in turn; under torchrun on every rank, in lockstep (auditkit.distributed)."""
     from auditkit.api.audit import AuditContext
+    from auditkit.api.sharding import LocalShards
     from auditkit.training import suite_fine_tuner
 
     fine_tune = suite_fine_tuner(
         suite, bundle, seed=suite.seed, device=handle.device, progress=progress.enabled
     )
+    if cluster is not None:
+        fine_tune = _everywhere(fine_tune, cluster)
+        if not rec.writer:
+            progress = type(progress)(False)  # one set of bars: rank 0's
     for name, cfg in configs.items():
+        if cluster is not None and cluster.broken and not rec.writer:
+            log.error(
+                "rank %d: stops before audit %s; rank 0 finishes the run alone (%s)",
+                cluster.rank, name, cluster.broken,
+            )  # fmt: skip
+            return
         ctx = AuditContext(
             model=handle,
             data=bundle,
             suite=suite,
-            run_dir=rec.run_dir,
+            run_dir=scratch or rec.run_dir,
             seed=suite.seed,
             device=str(rec.device),
             progress=progress,
             results=rec.results,
             fine_tune=fine_tune,
+            shards=cluster if cluster is not None else LocalShards(),
         )
         with rec.stage(f"audit:{name}", audit=name):
-            rec.results.audits[name] = _run_audit(name, cfg, ctx)
+            if cluster is None:
+                rec.results.audits[name] = _run_audit(name, cfg, ctx)
+            else:
+                rec.results.audits[name] = _run_audit_on_ranks(name, cfg, ctx, cluster)
+
+
+def _everywhere(fine_tune, cluster):
+    """A fine-tune inside an audit, under torchrun: every rank trains as one process would
+    (so the weights equal a single-process run's), then takes rank 0's weights, so that no
+    GPU's nondeterminism can leave the ranks auditing different models."""
+    from auditkit.launch import alone
+
+    def run(texts, labels, *, spec=None):
+        with alone():
+            outcome = fine_tune(texts, labels, spec=spec)
+        cluster.broadcast_module(outcome.handle.model)
+        return outcome
+
+    return run
+
+
+def _run_audit_on_ranks(name: str, cfg, ctx, cluster) -> AuditResult:
+    """Run one audit on this rank, then meet the others: the result is failed on every rank if
+    it failed on any, and an audit that runs on rank 0 alone hands its result to the others."""
+    from auditkit.distributed import RankTimeout
+
+    alone = AUDITS.get(name).single_process
+    cluster.start_audit(name)
+    if alone and cluster.rank != 0:
+        log.info("rank %d: %s runs on rank 0 alone; waiting", cluster.rank, name)
+        result = AuditResult(name=name, config=cfg.model_dump(mode="json"))
+    else:
+        result = _run_audit(name, cfg, ctx)
+    own = result.error.message if result.status == "failed" and result.error else None
+    try:
+        errors, first = cluster.end_audit(name, own, result if alone else None)
+    except RankTimeout as exc:
+        result.warnings.append(f"the ranks did not meet after this audit: {exc}")
+        return result
+    if alone and cluster.rank != 0 and first is not None:
+        return first
+    if errors and result.status == "ok":
+        log.error("audit %s failed on another rank: %s", name, "; ".join(errors))
+        result = AuditResult(
+            name=name,
+            status="failed",
+            config=result.config,
+            wall_time_s=result.wall_time_s,
+            error=ErrorInfo(type="RankFailed", message="; ".join(errors)),
+        )
+    return result
 
 
 def _write_report(run_dir: Path) -> None:

@@ -236,6 +236,15 @@ class TrackingSpec(StrictModel):
     )
 
 
+class DistributedSpec(StrictModel):
+    timeout_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="under torchrun: how long a rank waits for the others at a collective "
+        "before it calls one stuck (also --timeout-s)",
+    )
+
+
 class Suite(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
@@ -248,6 +257,7 @@ class Suite(StrictModel):
     output_dir: str = Field(default="reports", description="results root, relative to the cwd")
     gate: GateSpec | None = Field(default=None, description="checks for `auditkit gate`")
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+    distributed: DistributedSpec = Field(default_factory=DistributedSpec)
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)

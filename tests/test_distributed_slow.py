@@ -45,9 +45,10 @@ def test_two_rank_torchrun_exits_0_with_every_audit_as_one_process(tmp_path):
     done = run([*launch, str(SUITE), *only], tmp_path, env)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
-    assert "rank 1 of 2: fine-tune done" in out
+    assert "rank 1 of 2" in out
     two = load_results(tmp_path / "reports" / "finance_sentiment" / "latest")
     assert two.status == "ok"
+    assert two.manifest.world_size == 2 and [r.rank for r in two.manifest.ranks] == [0, 1]
     assert {n: a.status for n, a in two.audits.items()} == dict.fromkeys(AUDITS, "ok")
 
     # The training summary says how it was trained; the steps are those of two ranks.

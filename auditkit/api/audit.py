@@ -6,22 +6,34 @@ audit, inside auditkit or in a package of its own, needs nothing else to be writ
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from auditkit.api.outputs import Outputs
 from auditkit.api.results import AuditResult, RunResults
+from auditkit.api.sharding import LocalShards, OnBlock, Shards, make_blocks, scatter
 from auditkit.progress import Progress
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from auditkit.data import DatasetBundle
     from auditkit.models import ModelHandle
     from auditkit.suite import Suite, TrainingSpec
     from auditkit.training import TrainingOutcome
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Texts per block of `AuditContext.predict_proba`: big enough that the handle's length-sorted
+# batching inside a block is as good as over the whole list, small enough to spread 1,000
+# texts over several ranks.
+PREDICT_BLOCK = 128
 
 
 class AuditConfig(BaseModel):
@@ -44,6 +56,63 @@ class AuditContext:
     results: RunResults | None = None  # earlier audits' results, read-only
     # fine_tune(texts, labels, spec=None) -> TrainingOutcome; None where no audit may train
     fine_tune: Callable[..., TrainingOutcome] | None = None
+    # Where `map` runs its blocks: this process (the default), or every rank of a launch.
+    shards: Shards = field(default_factory=LocalShards)
+
+    def map(
+        self,
+        items: Sequence[T],
+        fn: Callable[[list[T]], Sequence[R]],
+        *,
+        cost: Callable[[T], float] | None = None,
+        block: int = 32,
+        desc: str = "",
+        on_block: OnBlock | None = None,
+    ) -> list[R]:
+        """`fn` over `items` in blocks, sharded across ranks under torchrun; results in order.
+
+        `fn` gets a list of items and returns one result per item. It must depend on that list
+        alone (seed any randomness from an item's identity, not its position), because a block
+        is computed whole on whichever rank it lands: then a sharded run equals a single-process
+        run bit for bit. `cost` (e.g. text length) groups similar items into blocks of `block`
+        items and balances the blocks over the ranks. `on_block(items, results)` sees each
+        block's results as they arrive, to stream them to disk. Every rank gets every result.
+        """
+        items = list(items)
+        if not items:
+            return []
+        costs = [float(cost(x)) for x in items] if cost is not None else [1.0] * len(items)
+        blocks = make_blocks(costs, block)
+        per_block = self.shards.run(
+            items, fn, blocks, desc=desc or "map", progress=self.progress, on_block=on_block
+        )
+        return scatter(blocks, per_block, len(items))
+
+    def predict_proba(
+        self, texts: Sequence[str], *, desc: str = "predict", model: ModelHandle | None = None
+    ) -> np.ndarray:
+        """Class probabilities for texts through `map`: the per-example loop most audits need.
+
+        `model` (default: the run's) is another handle every rank holds, e.g. a hardened one."""
+        import numpy as np
+
+        handle = model if model is not None else self.model
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, handle.num_labels), dtype=np.float32)
+        rows = self.map(
+            texts,
+            lambda chunk: list(handle.predict_proba(chunk)),
+            cost=len,
+            block=PREDICT_BLOCK,
+            desc=desc,
+        )
+        return np.stack(rows)
+
+    @property
+    def world_size(self) -> int:
+        """How many processes share this audit's `map` calls (1 unless under a launcher)."""
+        return self.shards.world_size
 
     def artifact_path(self, file_name: str) -> Path:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +147,10 @@ class Audit(ABC):
     # What it writes: titles, metric families, tables, artifacts and headline numbers. The
     # report, dashboard, CLI summary and docs read this, so no reader keeps its own list.
     outputs: ClassVar[Outputs] = Outputs()
+    # Under torchrun every rank runs an audit and `ctx.map` shares its per-example work. An
+    # audit whose numbers mean nothing with other processes busy (timings) sets this: it runs
+    # on rank 0 alone while the others wait.
+    single_process: ClassVar[bool] = False
 
     def __init__(self, config: AuditConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -145,6 +145,17 @@ class ResourceUse(_Plain):
     used_by: list[str] = Field(default_factory=list, description="e.g. the attack recipes")
 
 
+class RankInfo(_Plain):
+    """One process of a torchrun / accelerate launch that shared the audits' work."""
+
+    rank: int
+    local_rank: int
+    host: str
+    device: str
+    device_name: str | None = None
+    torch_threads: int | None = None
+
+
 class Manifest(_Plain):
     auditkit_version: str
     packages: dict[str, str | None]
@@ -164,6 +175,10 @@ class Manifest(_Plain):
     finished_at: str | None = None
     resources: list[ResourceUse] = Field(
         default_factory=list, description="resources each audit read, with a sha256 of each"
+    )
+    world_size: int = Field(default=1, description="processes that shared the audits' work")
+    ranks: list[RankInfo] = Field(
+        default_factory=list, description="each process of a multi-process launch; empty in one"
     )
 
 

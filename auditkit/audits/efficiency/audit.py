@@ -32,6 +32,8 @@ class EfficiencyAudit(Audit):
     tags = ("efficiency",)
     outputs = OUTPUTS
     Config = EfficiencyConfig
+    # Timings taken while other processes compete for the cores or the bus would mean nothing.
+    single_process = True
 
     def run(self, ctx: AuditContext) -> AuditResult:
         cfg: EfficiencyConfig = self.config  # type: ignore[assignment]
@@ -41,6 +43,12 @@ class EfficiencyAudit(Audit):
             raise AuditkitError("efficiency: the test split is empty", hint="check data.test_size")
         E.carbon_intensity(cfg.country_iso_code)  # an unknown country fails before the timing
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
+        if ctx.world_size > 1:
+            result.warnings.append(
+                f"ran in one process (rank 0, {ctx.device}) while the other "
+                f"{ctx.world_size - 1} rank(s) waited idle: timings under contention would be "
+                "meaningless, so this audit is never sharded"
+            )
         with fixed_threads(cfg.threads) as threads:
             result.config["threads_used"] = threads
             measured = _measure_variants(ctx, cfg, texts, y, result)

@@ -61,7 +61,7 @@ class ExplanationsAudit(Audit):
         y = np.asarray(ctx.data.test["label"], dtype=np.int64)
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
 
-        probs = handle.predict_proba(texts, desc="explanations: predict test set")
+        probs = ctx.predict_proba(texts, desc="explanations: predict test set")
         examples = select_examples(
             texts, y, probs, per_class=cfg.per_class, misclassified=cfg.misclassified, seed=ctx.seed
         )
@@ -86,12 +86,21 @@ class ExplanationsAudit(Audit):
             internal_batch_size=cfg.internal_batch_size,
             length_slack=cfg.length_slack,
         )
-        bar = ctx.progress.bar(len(encoded) * len(cfg.methods), desc="explanations: attributions")
-        runner = AttributionRunner(
-            handle.model, handle.tokenizer, handle.device, settings, bar.update
+        runner = AttributionRunner(handle.model, handle.tokenizer, handle.device, settings)
+
+        def attribute(block: list) -> list[dict[str, Attribution]]:
+            """Every method on one block (a batch of similar lengths), per example."""
+            found = {m: runner.run(m, block) for m in cfg.methods}
+            return [{m: found[m][i] for m in cfg.methods} for i in range(len(block))]
+
+        per_example = ctx.map(
+            encoded,
+            attribute,
+            cost=len,
+            block=settings.batch_size,
+            desc="explanations: attributions",
         )
-        attributions = {m: runner.run(m, encoded) for m in cfg.methods}
-        bar.close()
+        attributions = {m: [a[m] for a in per_example] for m in cfg.methods}
 
         cases, word_scores = [], {m: [] for m in cfg.methods}
         for i, (ex, enc) in enumerate(zip(examples, encoded, strict=True)):
@@ -103,7 +112,7 @@ class ExplanationsAudit(Audit):
             cases.append(Case(spans, ex.pred, float(ex.proba[ex.pred])))
 
         def predict(batch: list[str]) -> np.ndarray:
-            return handle.predict_proba(batch, desc="explanations: erasure queries")
+            return ctx.predict_proba(batch, desc="explanations: erasure queries")
 
         rankings = [word_scores[m] for m in cfg.methods]
         rankings += random_rankings(cases, cfg.random_repeats, ctx.seed)
@@ -142,7 +151,7 @@ class ExplanationsAudit(Audit):
         if not pairs:
             result.warnings.append("no successful attack in the robustness artifact to explain")
             return []
-        both = ctx.model.predict_proba(
+        both = ctx.predict_proba(
             [p["original"] for p in pairs] + [p["perturbed"] for p in pairs],
             desc="explanations: adversarial pairs",
         )

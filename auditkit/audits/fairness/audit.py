@@ -49,7 +49,7 @@ class FairnessAudit(Audit):
         _report_probe_counts(cfg, probe_sets, result)
 
         need_test = bool(cfg.metadata_columns) or cfg.mitigation is not None
-        probs = _predict(ctx.model, probe_sets, texts if need_test else [], "fairness probes")
+        probs = _predict(ctx, None, probe_sets, texts if need_test else [], "fairness probes")
         boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
         tables = Tables(labels)
         before, flips_out, probes_out = _score_attributes(
@@ -164,12 +164,13 @@ def _check_columns(cfg: FairnessConfig, ctx: AuditContext) -> None:
             )
 
 
-def _predict(model, probe_sets: dict[str, ProbeSet], test_texts: list[str], desc: str):
-    """One batched pass over every distinct text; probabilities shaped (P, G, K) per attribute."""
+def _predict(ctx, model, probe_sets: dict[str, ProbeSet], test_texts: list[str], desc: str):
+    """One pass (through ctx.map) over every distinct text; probabilities shaped (P, G, K) per
+    attribute. `model`: another handle than the run's, e.g. the mitigated one."""
     wanted: dict[str, int] = {}
     for text in [*test_texts, *(t for ps in probe_sets.values() for t in ps.all_texts())]:
         wanted.setdefault(text, len(wanted))
-    flat = model.predict_proba(list(wanted), desc=desc)
+    flat = ctx.predict_proba(list(wanted), desc=desc, model=model)
     out = {}
     for a, ps in probe_sets.items():
         rows = [wanted[t] for t in ps.all_texts()]
@@ -389,6 +390,8 @@ def _mitigate(ctx, cfg, swappers, probe_sets, before, test_probs, y, result, tab
         result.warnings.append("mitigation: no training sentence names a group term; skipped")
         return
     outcome = ctx.fine_tune_with(texts, labels)
-    after = _predict(outcome.handle, probe_sets, list(ctx.data.test["text"]), "fairness: mitigated")
+    after = _predict(
+        ctx, outcome.handle, probe_sets, list(ctx.data.test["text"]), "fairness: mitigated"
+    )
     boot = {"n_resamples": cfg.bootstrap, "seed": ctx.seed, "confidence": cfg.confidence}
     compare(before, probe_sets, after, test_probs, y, boot, result, tables.mitigation)

@@ -29,7 +29,7 @@ class PerformanceAudit(Audit):
         test = ctx.data.test
         texts, y = test["text"], np.asarray(test["label"], dtype=np.int64)
         labels = ctx.data.label_names
-        probs = ctx.model.predict_proba(texts, desc="predict test set")
+        probs = ctx.predict_proba(texts, desc="predict test set")
         result = evaluate_predictions(probs, y, labels, cfg, seed=ctx.seed)
         val_probs, y_val = _validation(ctx, cfg)
         if cfg.calibration.temperature:
@@ -61,7 +61,7 @@ def _validation(ctx: AuditContext, cfg: PerformanceConfig):
     wanted = cfg.calibration.temperature or cfg.conformal.enabled
     if not wanted or val is None or len(val) < 2:
         return None, None
-    probs = ctx.model.predict_proba(val["text"], desc="predict validation set")
+    probs = ctx.predict_proba(val["text"], desc="predict validation set")
     return probs, np.asarray(val["label"], dtype=np.int64)
 
 

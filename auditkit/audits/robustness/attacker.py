@@ -9,8 +9,11 @@ their queries with one length-sorted, dynamically padded `ModelHandle.predict_pr
 through a cache of texts already scored.
 
 Workers run one at a time, in a fixed order, each with its own saved random state (seeded
-per example), so an example's attack draws the same random numbers as it would alone:
-results do not depend on how examples were batched, and they are reproducible for a seed.
+from the suite's seed and the example's identity, its row in the split), and TextAttack's own
+caches are cleared before each example, so an example's attack draws the same random numbers
+and sees only its own queries' cached outputs. One `run` call is one block of
+`AuditContext.map`; it shares its batches only with the examples of that block, and a fresh
+query cache, so its results are the same on whichever rank it runs.
 The threads are coroutines here, not parallelism; the GIL would serialize them anyway, and
 the model forward is where the time goes.
 """
@@ -89,6 +92,14 @@ class HandleWrapper:
 
 
 @dataclass
+class _Slot:
+    """A worker's TextAttack `Attack`, built once and reused by the worker of each `run` call."""
+
+    attack: Any = None
+    worker: _Worker | None = None
+
+
+@dataclass
 class _Worker:
     index: int
     go: threading.Event = field(default_factory=threading.Event)
@@ -152,6 +163,9 @@ class BatchedAttackRunner:
         self.cache = cache or QueryCache()
         self.model_calls = 0
         self.rounds = 0
+        self.cache_hits = 0
+        self.attacks: list[Any] = []  # every Attack built, to check which resources they read
+        self._slots: list[_Slot] = []
         self._fatal: Exception | None = None
 
     # -- the worker side: runs inside a thread, only while the scheduler lets it
@@ -163,20 +177,27 @@ class BatchedAttackRunner:
         answer, worker.answer = worker.answer, None
         return answer
 
-    def _work(self, worker: _Worker, jobs: list[tuple[int, str, int]], sink: list) -> None:
+    def _work(
+        self, worker: _Worker, slot: _Slot, jobs: list[tuple[int, int, str, int]], sink: list
+    ) -> None:
         worker.go.wait()
         worker.go.clear()
+        slot.worker = worker
         try:
-            wrapper = HandleWrapper(self.handle, lambda texts: self._ask(worker, texts))
-            try:
-                attack = self.build_attack(wrapper)
-            except Exception as exc:  # e.g. a resource that vanished: fail the whole run
-                self._fatal = exc
-                return
-            if self.query_budget:
-                attack.goal_function.query_budget = self.query_budget
-            for index, text, label in jobs:
-                s = example_seed(self.seed, index)
+            if slot.attack is None:
+                wrapper = HandleWrapper(self.handle, lambda texts: self._ask(slot.worker, texts))
+                try:
+                    slot.attack = self.build_attack(wrapper)
+                except Exception as exc:  # e.g. a resource that vanished: fail the whole run
+                    self._fatal = exc
+                    return
+                self.attacks.append(slot.attack)
+                if self.query_budget:
+                    slot.attack.goal_function.query_budget = self.query_budget
+            attack = slot.attack
+            for index, ident, text, label in jobs:
+                attack.clear_cache()  # outputs cached for another example must not steer this one
+                s = example_seed(self.seed, ident)
                 random.seed(s)
                 np.random.seed(s)
                 start = time.perf_counter()
@@ -206,22 +227,31 @@ class BatchedAttackRunner:
         texts: Sequence[str],
         labels: Sequence[int],
         progress: Callable[[int], None] | None = None,
+        *,
+        ids: Sequence[int] | None = None,
     ) -> list[AttackOutcome]:
-        """Attack every (text, label); outcomes come back in input order."""
+        """Attack every (text, label); outcomes come back in input order.
+
+        `ids` are the examples' identities (rows of their split), which seed each attack;
+        by default their positions. Each call scores through a fresh query cache."""
         n = len(texts)
         if n == 0:
             return []
+        ids = list(range(n)) if ids is None else [int(i) for i in ids]
+        self.cache = QueryCache(self.cache.max_items)
         k = min(self.concurrency, n)
+        while len(self._slots) < k:
+            self._slots.append(_Slot())
         # interleave so that each worker gets a similar mix of examples
-        jobs: list[list[tuple[int, str, int]]] = [[] for _ in range(k)]
+        jobs: list[list[tuple[int, int, str, int]]] = [[] for _ in range(k)]
         for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
-            jobs[i % k].append((i, text, int(label)))
+            jobs[i % k].append((i, ids[i], text, int(label)))
         sink: list[AttackOutcome] = []
         workers = [_Worker(i) for i in range(k)]
         np_saved, py_saved = np.random.get_state(), random.getstate()
         for w in workers:
             w.thread = threading.Thread(
-                target=self._work, args=(w, jobs[w.index], sink), daemon=True
+                target=self._work, args=(w, self._slots[w.index], jobs[w.index], sink), daemon=True
             )
             w.thread.start()
         reported = 0
@@ -253,6 +283,7 @@ class BatchedAttackRunner:
             for w in workers:
                 if w.thread is not None and w.thread.is_alive() and not w.done:
                     log.error("attack worker %d left running", w.index)
+        self.cache_hits += self.cache.hits
         if self._fatal is not None:
             raise self._fatal
         if progress is not None and len(sink) > reported:

@@ -83,7 +83,9 @@ class RobustnessAudit(Audit):
         before = {}
         for recipe in cfg.recipes:
             k = _size(cfg, recipe)
-            run = self._attack(ctx, ctx.model, recipe, texts[:k], gold[:k], cfg, phase="test")
+            run = self._attack(
+                ctx, ctx.model, recipe, texts[:k], gold[:k], cfg, phase="test", ids=rows_of[:k]
+            )
             before[recipe] = run
             self._record(result, run, cfg, ctx, prefix="")
             artifact += _rows(run, ctx, "before", rows_of[:k])
@@ -97,46 +99,58 @@ class RobustnessAudit(Audit):
         result.artifacts["attacks"] = _write_jsonl(ctx, "robustness_attacks.jsonl", artifact)
 
     # ------------------------------------------------------------------ attacks
-    def _attack(self, ctx, handle, recipe, texts, gold, cfg, *, phase):
+    def _attack(self, ctx, handle, recipe, texts, gold, cfg, *, phase, ids):
+        """`recipe` on (texts, gold) through ctx.map; `ids` (split rows) seed each attack."""
         from auditkit.audits.robustness.attacker import BatchedAttackRunner
         from auditkit.audits.robustness.provenance import resources_used
         from auditkit.audits.robustness.recipes import RECIPES
         from auditkit.audits.robustness.summary import RecipeRun
         from auditkit.audits.robustness.validity import similarity
 
-        built: list = []
-
-        def build(wrapper):  # keeps one Attack, to check which resources it really read
-            attack = RECIPES[recipe].build(wrapper)
-            if not built:
-                built.append(attack)
-            return attack
-
         runner = BatchedAttackRunner(
             handle,
-            build,
+            RECIPES[recipe].build,
             concurrency=cfg.concurrency,
             query_budget=cfg.query_budget,
             batch_size=cfg.batch_size,
             seed=ctx.seed,
         )
-        start = time.perf_counter()
-        with ctx.progress.bar(len(texts), desc=f"{recipe} ({phase})") as bar:
-            outcomes = runner.run(texts, gold, progress=bar.update)
-        seconds = time.perf_counter() - start
-        self._uses += resources_used(RECIPES[recipe], built[0] if built else None, self._setup)
-        sim = np.full(len(outcomes), np.nan)
-        won = [i for i, o in enumerate(outcomes) if o.status == "succeeded"]
-        if won:
-            sim[won] = similarity(
-                [outcomes[i].original for i in won],
-                [outcomes[i].perturbed for i in won],
-                model_id=cfg.similarity_model,
-                device=str(handle.device),
+
+        def attack_block(block: list[tuple[int, str, int]]) -> list[tuple]:
+            """One block of examples, and the similarity of each successful attack in it."""
+            outcomes = runner.run(
+                [t for _, t, _ in block], [y for _, _, y in block], ids=[i for i, _, _ in block]
             )
+            sim = np.full(len(outcomes), np.nan)
+            won = [i for i, o in enumerate(outcomes) if o.status == "succeeded"]
+            if won:
+                sim[won] = similarity(
+                    [outcomes[i].original for i in won],
+                    [outcomes[i].perturbed for i in won],
+                    model_id=cfg.similarity_model,
+                    device=str(handle.device),
+                )
+            return [(o, float(x)) for o, x in zip(outcomes, sim, strict=True)]
+
+        start = time.perf_counter()
+        items = [(int(r), str(t), int(y)) for r, t, y in zip(ids, texts, gold, strict=True)]
+        done = ctx.map(
+            items,
+            attack_block,
+            cost=lambda item: len(item[1]),
+            block=cfg.concurrency,
+            desc=f"{recipe} ({phase})",
+        )
+        seconds = time.perf_counter() - start
+        outcomes = [o for o, _ in done]
+        for i, o in enumerate(outcomes):
+            o.index = i  # the position in this call's list, which artifact rows go by
+        sim = np.array([x for _, x in done], dtype=float)
+        attack = runner.attacks[0] if runner.attacks else None
+        self._uses += resources_used(RECIPES[recipe], attack, self._setup)
         log.info(
-            "robustness: %s on %d %s examples in %.1f s (%d model calls, cache hits %d)",
-            recipe, len(texts), phase, seconds, runner.model_calls, runner.cache.hits,
+            "robustness: %s on %d %s examples in %.1f s (%d model calls here, cache hits %d)",
+            recipe, len(texts), phase, seconds, runner.model_calls, runner.cache_hits,
         )  # fmt: skip
         return RecipeRun(recipe, outcomes, sim, cfg.similarity_threshold, round(seconds, 2))
 
@@ -178,7 +192,7 @@ class RobustnessAudit(Audit):
         labels = np.asarray(test["label"], dtype=np.int64)
         rows_of = stratified_sample(labels, inv.sample_size or len(labels), ctx.seed + 1)
         texts = [test["text"][int(i)] for i in rows_of]
-        base = ctx.model.predict_proba(texts, desc="invariance: originals")
+        base = ctx.predict_proba(texts, desc="invariance: originals")
         table = _table(
             result,
             "invariance",
@@ -186,14 +200,14 @@ class RobustnessAudit(Audit):
         )
         flips_out: list[dict] = []
         for name in ctx.progress.track(inv.perturbations, desc="invariance"):
-            new = perturb(name, texts, ctx.seed, inv)
+            new = perturb(name, texts, ctx.seed, inv, ids=rows_of)
             changed = np.array([a != b for a, b in zip(texts, new, strict=True)])
             idx = np.flatnonzero(changed)
             if len(idx) == 0:
                 table.rows.append([name, len(texts), 0, 0, None, None, None])
                 result.warnings.append(f"invariance: {name!r} changed no sentence in the sample")
                 continue
-            probs = ctx.model.predict_proba([new[i] for i in idx], desc=f"invariance: {name}")
+            probs = ctx.predict_proba([new[i] for i in idx], desc=f"invariance: {name}")
             flipped = (probs.argmax(1) != base[idx].argmax(1)).astype(float)
             rate = float(flipped.mean())
             low, high, _ = M.bootstrap(
@@ -240,7 +254,7 @@ class RobustnessAudit(Audit):
         texts = [str(t) for t in ctx.data.test["text"]]
         start = time.perf_counter()
         outcomes = B.evaluate(
-            bcfg, texts, labels, lambda t: ctx.model.predict_proba(t, desc="behaviour"), ctx.seed
+            bcfg, texts, labels, lambda t: ctx.predict_proba(t, desc="behaviour"), ctx.seed
         )
         log.info(
             "robustness: %d behavioural tests (%d mft, %d dir), %d probes in %.1f s",
@@ -314,8 +328,8 @@ class RobustnessAudit(Audit):
         hardened = outcome.handle
         test = ctx.data.test
         y_test = np.asarray(test["label"])
-        correct_before = ctx.model.predict(test["text"]) == y_test
-        correct_after = hardened.predict(test["text"]) == y_test
+        correct_before = ctx.predict_proba(test["text"]).argmax(1) == y_test
+        correct_after = ctx.predict_proba(test["text"], model=hardened).argmax(1) == y_test
         acc_before, acc_after = float(correct_before.mean()), float(correct_after.mean())
         result.metrics["adversarial_training.test_accuracy_before"] = Metric(
             value=acc_before, higher_is_better=True, description="full test split, plain model"
@@ -343,7 +357,9 @@ class RobustnessAudit(Audit):
         rows = []
         for recipe in at.recipes or cfg.recipes:
             k = _size(cfg, recipe)
-            run = self._attack(ctx, hardened, recipe, texts[:k], gold[:k], cfg, phase="hardened")
+            run = self._attack(
+                ctx, hardened, recipe, texts[:k], gold[:k], cfg, phase="hardened", ids=rows_of[:k]
+            )
             after = self._record(result, run, cfg, ctx, prefix="adversarial_training.")
             rows += _rows(run, ctx, "after", rows_of[:k])
             for key in ("clean_accuracy", "accuracy_under_attack", "attack_success_rate"):
@@ -373,7 +389,7 @@ class RobustnessAudit(Audit):
         pick = stratified_sample(y_train, at.train_examples, ctx.seed + 2)
         train_texts = [train["text"][int(i)] for i in pick]
         gen = self._attack(
-            ctx, ctx.model, at.recipe, train_texts, y_train[pick], cfg, phase="train"
+            ctx, ctx.model, at.recipe, train_texts, y_train[pick], cfg, phase="train", ids=pick
         )
         held_out = set(ctx.data.test["text"])
         adv = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -191,10 +191,19 @@ FUNCTIONS: dict[str, Callable[[str, random.Random, InvarianceConfig], str]] = {
 }
 
 
-def perturb(name: str, texts: list[str], seed: int, cfg: InvarianceConfig) -> list[str]:
-    """The perturbed texts; example i always gets the same edit for a given seed."""
+def perturb(
+    name: str,
+    texts: list[str],
+    seed: int,
+    cfg: InvarianceConfig,
+    ids: Sequence[int] | None = None,
+) -> list[str]:
+    """The perturbed texts; example `ids[i]` (its row; by default its position) always gets
+    the same edit for a given seed, whichever sample or rank it is in."""
     fn = FUNCTIONS[name]
     offset = PERTURBATIONS.index(name)
+    keys = range(len(texts)) if ids is None else [int(i) for i in ids]
     return [
-        fn(t, random.Random(seed * 7_919 + offset * 104_729 + i), cfg) for i, t in enumerate(texts)
+        fn(t, random.Random(seed * 7_919 + offset * 104_729 + k), cfg)
+        for k, t in zip(keys, texts, strict=True)
     ]

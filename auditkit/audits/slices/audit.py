@@ -45,7 +45,7 @@ class SlicesAudit(Audit):
         texts = [str(t) for t in test_split["text"]]
         y = np.asarray(test_split["label"], dtype=np.int64)
         labels = ctx.data.label_names
-        probs = ctx.model.predict_proba(texts, desc="slices: predict test set")
+        probs = ctx.predict_proba(texts, desc="slices: predict test set")
         result = AuditResult(name=self.name, config=cfg.model_dump(mode="json"))
         base = gather(ctx, cfg, texts, result)
         score(ctx, cfg, base, texts, y, probs, labels, ctx.seed, result)

@@ -1,0 +1,220 @@
+"""The audits on every rank of a torchrun / accelerate launch, over torch.distributed.
+
+Every rank runs every audit in lockstep; `AuditContext.map` gives each rank its share of the
+blocks (auditkit.api.sharding) and gathers all results to all ranks, so each rank goes on with
+the same numbers and rank 0 alone writes them. The objects travel over a gloo group made for
+them, also on GPUs (where the default group is NCCL, for the data-parallel fine-tune), because
+a gloo collective that times out raises an error this code can report, where NCCL's watchdog
+would abort the process.
+
+Faults: an exception in a rank's blocks travels with the gather and fails the audit on every
+rank, naming the rank. A rank that does not answer within `timeout_s` fails the audit with
+that message; the process group is then unusable, so the ranks that are left finish alone
+(rank 0 writes what it has) and the others stop. The ranks also meet at the end of each audit,
+so a rank that left an audit early (say a write that failed on one machine) cannot pair its
+next collective with another rank's collective from a different audit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import traceback
+from datetime import timedelta
+from typing import Any
+
+from auditkit.api.sharding import Block, BlockFn, LocalShards, OnBlock, assign, checked
+from auditkit.errors import AuditkitError
+from auditkit.progress import Progress
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 1800.0
+
+
+class RankFailed(AuditkitError):
+    """Another rank's blocks raised; the audit fails on every rank with that rank's error."""
+
+
+class RankTimeout(AuditkitError):
+    """A rank did not answer a collective in time."""
+
+
+class Cluster:
+    """This process's view of the launch: its rank, the gloo group, and the run's lockstep."""
+
+    def __init__(self, timeout_s: float, device: Any) -> None:
+        import torch
+        import torch.distributed as dist
+
+        self.timeout_s = float(timeout_s)
+        if not dist.is_initialized():  # no data-parallel fine-tune started it (cache hit, none)
+            cuda = getattr(device, "type", str(device)) == "cuda"
+            if cuda:
+                torch.cuda.set_device(device)
+            dist.init_process_group(
+                backend="nccl" if cuda else "gloo", timeout=timedelta(seconds=self.timeout_s)
+            )
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        self.group = dist.new_group(backend="gloo", timeout=timedelta(seconds=self.timeout_s))
+        self.broken: str | None = None  # why the group can no longer be used
+        self.audit = ""  # the audit in progress, for the lockstep check
+        self._calls = 0
+        self.local = LocalShards()
+        me = {
+            "rank": self.rank,
+            "local_rank": int(os.environ.get("LOCAL_RANK", "0")),
+            "host": socket.gethostname(),
+            "device": str(device),
+            "device_name": torch.cuda.get_device_name(device)
+            if getattr(device, "type", "") == "cuda"
+            else None,
+            "torch_threads": torch.get_num_threads(),
+        }
+        self.ranks: list[dict[str, Any]] = self._gather(me, "join")
+        log.info(
+            "distributed: rank %d of %d on %s (%s); audits shard their per-example work",
+            self.rank, self.world_size, me["host"], me["device"],
+        )  # fmt: skip
+
+    # -- the collective every message goes through
+    def _gather(self, obj: Any, what: str) -> list[Any]:
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world_size
+        try:
+            dist.all_gather_object(out, obj, group=self.group)
+        except Exception as exc:  # a timeout, or a peer that died: the group is done for
+            self.broken = (
+                f"{what}: not every rank answered within {self.timeout_s:g} s "
+                f"(distributed.timeout_s / --timeout-s): {type(exc).__name__}: {exc}"
+            )
+            log.error("distributed: rank %d: %s", self.rank, self.broken)
+            raise RankTimeout(
+                f"{what}: not every one of the {self.world_size} ranks answered within "
+                f"{self.timeout_s:g} s; a rank is stuck or died",
+                hint="raise distributed.timeout_s (or --timeout-s) if the work is just slow; "
+                "the ranks left finish the run alone",
+            ) from None
+        return out
+
+    # -- Shards: one `ctx.map` call
+    def run(
+        self,
+        items: list[Any],
+        fn: BlockFn,
+        blocks: list[Block],
+        *,
+        desc: str,
+        progress: Progress,
+        on_block: OnBlock | None,
+    ) -> list[list[Any]]:
+        if self.broken:  # the others are gone: this rank does all the work, identically
+            return self.local.run(
+                items, fn, blocks, desc=desc, progress=progress, on_block=on_block
+            )
+        self._calls += 1
+        tag = (self.audit, self._calls, len(items), len(blocks))
+        mine = assign(blocks, self.world_size)[self.rank]
+        done: list[tuple[int, list[Any]]] = []
+        message: tuple
+        try:
+            with progress.bar(sum(len(blocks[b].members) for b in mine), desc=desc) as bar:
+                for b in mine:
+                    chosen = [items[i] for i in blocks[b].members]
+                    done.append((b, checked(fn(chosen), len(chosen), desc)))
+                    bar.update(len(chosen))
+            message = ("map", tag, done)
+        except Exception as exc:
+            log.error("distributed: rank %d: %s failed: %s", self.rank, desc, exc)
+            message = ("error", tag, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        where = f"{self.audit}: {desc}" if self.audit else desc
+        gathered = self._gather(message, where)
+        self._raise_for(gathered, tag, where)
+        per_block: list[list[Any] | None] = [None] * len(blocks)
+        for msg in gathered:
+            for b, results in msg[2]:
+                per_block[b] = results
+        if on_block is not None:
+            for block, results in zip(blocks, per_block, strict=True):
+                on_block([items[i] for i in block.members], results)  # type: ignore[arg-type]
+        return per_block  # type: ignore[return-value]
+
+    def _raise_for(self, gathered: list[Any], tag: tuple, where: str) -> None:
+        """Raise on every rank alike: a rank's error, or ranks that are not in the same call."""
+        for rank, msg in enumerate(gathered):
+            if msg[0] == "error":
+                raise RankFailed(
+                    f"{where}: rank {rank} ({self._device(rank)}) failed: {msg[2]}",
+                    hint=f"rank {rank}'s traceback is in its log:\n{msg[3]}",
+                )
+        for rank, msg in enumerate(gathered):
+            if msg[0] == "end":
+                raise RankFailed(f"{where}: rank {rank} left audit {msg[1]!r} early: {msg[2]}")
+            if msg[1] != tag:
+                raise RankFailed(
+                    f"{where}: rank {rank} is in another call ({msg[1]}, this rank {tag}); the "
+                    "audit took different paths on different ranks",
+                    hint="an audit's ctx.map calls must not depend on the rank",
+                )
+
+    def _device(self, rank: int) -> str:
+        info = self.ranks[rank]
+        return f"{info['host']} {info['device']}"
+
+    # -- the lockstep between audits
+    def start_audit(self, name: str) -> None:
+        self.audit = name
+        self._calls = 0
+
+    def end_audit(self, name: str, error: str | None, result: Any = None) -> tuple[list[str], Any]:
+        """Meet the other ranks after an audit. Returns every rank's error ("rank N: ..."), and
+        rank 0's `result` (what an audit run on rank 0 alone hands the other ranks)."""
+        self.audit = ""
+        if self.broken:
+            return ([f"rank {self.rank}: {error}"] if error else []), result
+        message = ("end", name, error, result if self.rank == 0 else None)
+        while True:
+            gathered = self._gather(message, f"end of audit {name}")
+            # a rank still inside the audit meets this message at its next call, raises, and
+            # comes here: meet again until every rank has left the audit
+            if all(m[0] == "end" and m[1] == name for m in gathered):
+                break
+        errors = [f"rank {r}: {m[2]}" for r, m in enumerate(gathered) if m[2]]
+        return errors, gathered[0][3]
+
+    def broadcast_module(self, module: Any) -> None:
+        """Give every rank rank 0's weights (after a fine-tune each rank ran on its own)."""
+        import torch.distributed as dist
+
+        if self.broken:
+            return
+        try:
+            for tensor in module.state_dict().values():
+                dist.broadcast(tensor, src=0)
+        except Exception as exc:
+            self.broken = f"broadcast of fine-tuned weights: {type(exc).__name__}: {exc}"
+            raise RankTimeout(
+                f"could not share rank 0's fine-tuned weights: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def close(self) -> None:
+        import torch.distributed as dist
+
+        if self.broken or not dist.is_initialized():
+            return
+        try:
+            dist.destroy_process_group()
+        except Exception:  # pragma: no cover - the group is going away either way
+            log.debug("process group not destroyed cleanly", exc_info=True)
+
+
+def join(timeout_s: float | None, device: Any) -> Cluster | None:
+    """The launch's Cluster, or None in a plain single process."""
+    from auditkit.launch import launched
+
+    if not launched():
+        return None
+    return Cluster(timeout_s or DEFAULT_TIMEOUT_S, device)
