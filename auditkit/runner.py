@@ -329,6 +329,10 @@ def _run_stages(
     if cluster is None:
         _run_audits(suite, configs, bundle, handle, rec, progress, None)
         return True
+    # Every rank audits rank 0's weights: a data-parallel fine-tune leaves the ranks' copies
+    # apart (rank 0 alone reloads the best checkpoint it saved), and a block must not depend
+    # on the rank it lands on.
+    cluster.broadcast_module(handle.model)
     results.manifest.world_size = cluster.world_size
     results.manifest.ranks = [RankInfo(**info) for info in cluster.ranks]
     scratch = None
