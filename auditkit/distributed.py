@@ -21,16 +21,33 @@ import logging
 import os
 import socket
 import traceback
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditkit.api.sharding import Block, BlockFn, LocalShards, OnBlock, assign, checked
+from auditkit.api.sharding import (
+    Block,
+    BlockFn,
+    InOrder,
+    Keep,
+    LocalShards,
+    OnBlock,
+    assign,
+    checked,
+)
 from auditkit.errors import AuditkitError
 from auditkit.progress import Progress
+
+if TYPE_CHECKING:
+    from auditkit.api.results import AuditResult
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 1800.0
+# Items each rank computes between two exchanges of results: what bounds a rank's memory in a
+# long map (the full results of one round of every rank), at the cost of waiting, once per
+# round, for the slowest rank's share of it.
+ROUND_ITEMS = 512
 
 
 class RankFailed(AuditkitError):
@@ -110,37 +127,45 @@ class Cluster:
         desc: str,
         progress: Progress,
         on_block: OnBlock | None,
+        keep: Keep | None,
     ) -> list[list[Any]]:
         if self.broken:  # the others are gone: this rank does all the work, identically
             return self.local.run(
-                items, fn, blocks, desc=desc, progress=progress, on_block=on_block
+                items, fn, blocks, desc=desc, progress=progress, on_block=on_block, keep=keep
             )
         self._calls += 1
-        tag = (self.audit, self._calls, len(items), len(blocks))
-        mine = assign(blocks, self.world_size)[self.rank]
+        plan = assign(blocks, self.world_size)
+        mine = plan[self.rank]
+        # rounds of the same number of blocks on every rank (the plan is the same everywhere)
+        step = max(1, ROUND_ITEMS // max(len(b.members) for b in blocks))
+        rounds = -(-max(len(p) for p in plan) // step)
+        where = f"{self.audit}: {desc}" if self.audit else desc
+        arrived = InOrder(items, blocks, on_block, keep)
+        with progress.bar(sum(len(blocks[b].members) for b in mine), desc=desc) as bar:
+            for r in range(rounds):
+                tag = (self.audit, self._calls, len(items), len(blocks), r)
+                message = self._compute(
+                    items, fn, mine[r * step : (r + 1) * step], blocks, tag, desc, bar
+                )
+                gathered = self._gather(message, where)
+                self._raise_for(gathered, tag, where)
+                for msg in gathered:
+                    for b, results in msg[2]:
+                        arrived.add(b, results)
+        return arrived.done()
+
+    def _compute(self, items, fn, chosen_blocks, blocks, tag, desc, bar) -> tuple:
+        """This rank's blocks of one round, or the error they raised, as a message."""
         done: list[tuple[int, list[Any]]] = []
-        message: tuple
         try:
-            with progress.bar(sum(len(blocks[b].members) for b in mine), desc=desc) as bar:
-                for b in mine:
-                    chosen = [items[i] for i in blocks[b].members]
-                    done.append((b, checked(fn(chosen), len(chosen), desc)))
-                    bar.update(len(chosen))
-            message = ("map", tag, done)
+            for b in chosen_blocks:
+                chosen = [items[i] for i in blocks[b].members]
+                done.append((b, checked(fn(chosen), len(chosen), desc)))
+                bar.update(len(chosen))
         except Exception as exc:
             log.error("distributed: rank %d: %s failed: %s", self.rank, desc, exc)
-            message = ("error", tag, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        where = f"{self.audit}: {desc}" if self.audit else desc
-        gathered = self._gather(message, where)
-        self._raise_for(gathered, tag, where)
-        per_block: list[list[Any] | None] = [None] * len(blocks)
-        for msg in gathered:
-            for b, results in msg[2]:
-                per_block[b] = results
-        if on_block is not None:
-            for block, results in zip(blocks, per_block, strict=True):
-                on_block([items[i] for i in block.members], results)  # type: ignore[arg-type]
-        return per_block  # type: ignore[return-value]
+            return ("error", tag, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        return ("map", tag, done)
 
     def _raise_for(self, gathered: list[Any], tag: tuple, where: str) -> None:
         """Raise on every rank alike: a rank's error, or ranks that are not in the same call."""
@@ -184,6 +209,58 @@ class Cluster:
                 break
         errors = [f"rank {r}: {m[2]}" for r, m in enumerate(gathered) if m[2]]
         return errors, gathered[0][3]
+
+    def run_audit(
+        self,
+        name: str,
+        run: Callable[[], AuditResult],
+        *,
+        config: dict[str, Any],
+        single_process: bool,
+    ) -> AuditResult:
+        """One audit on this rank (`run` never raises: it returns a failed result), then the
+        meeting with the others: the result fails on every rank if it failed on any, and an
+        audit that runs on rank 0 alone (`single_process`) hands its result to the others."""
+        from auditkit.api.results import AuditResult, ErrorInfo
+
+        self.start_audit(name)
+        if single_process and self.rank != 0:
+            log.info("rank %d: %s runs on rank 0 alone; waiting", self.rank, name)
+            result = AuditResult(name=name, config=config)
+        else:
+            result = run()
+        own = result.error.message if result.status == "failed" and result.error else None
+        try:
+            errors, first = self.end_audit(name, own, result if single_process else None)
+        except RankTimeout as exc:
+            result.warnings.append(f"the ranks did not meet after this audit: {exc}")
+            return result
+        if single_process and self.rank != 0 and first is not None:
+            return first
+        if errors and result.status == "ok":
+            log.error("audit %s failed on another rank: %s", name, "; ".join(errors))
+            result = AuditResult(
+                name=name,
+                status="failed",
+                config=result.config,
+                wall_time_s=result.wall_time_s,
+                error=ErrorInfo(type="RankFailed", message="; ".join(errors)),
+            )
+        return result
+
+    def everywhere(self, fine_tune: Callable[..., Any]) -> Callable[..., Any]:
+        """A fine-tune inside an audit: every rank trains as one process would (so the weights
+        equal a single-process run's), then takes rank 0's weights, so that no GPU's
+        nondeterminism can leave the ranks auditing different models."""
+        from auditkit.launch import alone
+
+        def run(texts, labels, *, spec=None):
+            with alone():
+                outcome = fine_tune(texts, labels, spec=spec)
+            self.broadcast_module(outcome.handle.model)
+            return outcome
+
+        return run
 
     def broadcast_module(self, module: Any) -> None:
         """Give every rank rank 0's weights (after a fine-tune each rank ran on its own)."""

@@ -69,6 +69,54 @@ def write_jsonl(target: str | os.PathLike[str], records: Iterable[dict[str, Any]
     return write_atomic(target, "".join(lines))
 
 
+class JsonlStream:
+    """A JSONL file written as its rows arrive, and published atomically when complete.
+
+    For per-example artifacts too large to hold in memory (10,000 attacks): each `write` goes
+    to the temp file at once, and `close()` renames it over the target as `write_atomic`
+    would. Leaving the `with` block on an exception removes the temp file, so a reader never
+    sees half an artifact.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(
+            dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".tmp"
+        )
+        self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.rows = 0
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.rows += 1
+        self._fh.flush()
+
+    def close(self) -> Path:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.chmod(self._tmp, 0o666 & ~_umask())
+        os.replace(self._tmp, self.target)
+        _fsync_dir(self.target.parent)
+        return self.target
+
+    def discard(self) -> None:
+        self._fh.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp)
+
+    def __enter__(self) -> JsonlStream:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+
 def write_parquet(target: str | os.PathLike[str], frame: pd.DataFrame) -> Path:
     """A DataFrame as parquet (no index), written as one atomic file."""
     buffer = io.BytesIO()

@@ -77,9 +77,18 @@ def alone() -> Iterator[None]:
         if name in os.environ:
             _hidden[name] = os.environ.pop(name)
     _reset_accelerate()
+    # The Trainer warns that a process group is up but it will not use DDP: here that is the
+    # point, so the notice (one per rank and fine-tune) is dropped.
+    args_log = logging.getLogger("transformers.training_args")
+    args_log.addFilter(_not_ddp_notice)
     try:
         yield
     finally:
+        args_log.removeFilter(_not_ddp_notice)
         os.environ.update(_hidden)
         _hidden.clear()
         _reset_accelerate()
+
+
+def _not_ddp_notice(record: logging.LogRecord) -> bool:
+    return "process group is initialized, but parallel_mode" not in record.getMessage()

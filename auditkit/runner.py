@@ -407,7 +407,7 @@ def _run_audits(
         suite, bundle, seed=suite.seed, device=handle.device, progress=progress.enabled
     )
     if cluster is not None:
-        fine_tune = _everywhere(fine_tune, cluster)
+        fine_tune = cluster.everywhere(fine_tune)
         if not rec.writer:
             progress = type(progress)(False)  # one set of bars: rank 0's
     for name, cfg in configs.items():
@@ -433,54 +433,12 @@ def _run_audits(
             if cluster is None:
                 rec.results.audits[name] = _run_audit(name, cfg, ctx)
             else:
-                rec.results.audits[name] = _run_audit_on_ranks(name, cfg, ctx, cluster)
-
-
-def _everywhere(fine_tune, cluster):
-    """A fine-tune inside an audit, under torchrun: every rank trains as one process would
-    (so the weights equal a single-process run's), then takes rank 0's weights, so that no
-    GPU's nondeterminism can leave the ranks auditing different models."""
-    from auditkit.launch import alone
-
-    def run(texts, labels, *, spec=None):
-        with alone():
-            outcome = fine_tune(texts, labels, spec=spec)
-        cluster.broadcast_module(outcome.handle.model)
-        return outcome
-
-    return run
-
-
-def _run_audit_on_ranks(name: str, cfg, ctx, cluster) -> AuditResult:
-    """Run one audit on this rank, then meet the others: the result is failed on every rank if
-    it failed on any, and an audit that runs on rank 0 alone hands its result to the others."""
-    from auditkit.distributed import RankTimeout
-
-    alone = AUDITS.get(name).single_process
-    cluster.start_audit(name)
-    if alone and cluster.rank != 0:
-        log.info("rank %d: %s runs on rank 0 alone; waiting", cluster.rank, name)
-        result = AuditResult(name=name, config=cfg.model_dump(mode="json"))
-    else:
-        result = _run_audit(name, cfg, ctx)
-    own = result.error.message if result.status == "failed" and result.error else None
-    try:
-        errors, first = cluster.end_audit(name, own, result if alone else None)
-    except RankTimeout as exc:
-        result.warnings.append(f"the ranks did not meet after this audit: {exc}")
-        return result
-    if alone and cluster.rank != 0 and first is not None:
-        return first
-    if errors and result.status == "ok":
-        log.error("audit %s failed on another rank: %s", name, "; ".join(errors))
-        result = AuditResult(
-            name=name,
-            status="failed",
-            config=result.config,
-            wall_time_s=result.wall_time_s,
-            error=ErrorInfo(type="RankFailed", message="; ".join(errors)),
-        )
-    return result
+                rec.results.audits[name] = cluster.run_audit(
+                    name,
+                    lambda name=name, cfg=cfg, ctx=ctx: _run_audit(name, cfg, ctx),
+                    config=cfg.model_dump(mode="json"),
+                    single_process=AUDITS.get(name).single_process,
+                )
 
 
 def _write_report(run_dir: Path) -> None:

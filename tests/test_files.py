@@ -13,7 +13,7 @@ import pytest
 from auditkit.api.registry import AUDITS
 from auditkit.api.results import AuditResult, Table, load_results
 from auditkit.audits.performance import PerformanceAudit
-from auditkit.files import write_atomic
+from auditkit.files import JsonlStream, write_atomic, write_jsonl
 
 
 @pytest.fixture
@@ -51,6 +51,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_atomic(target, "new")
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_stream_is_on_disk_as_it_grows_and_appears_whole_at_close(tmp_path, umask_022):
+    target = tmp_path / "rows.jsonl"
+    with JsonlStream(target) as stream:
+        stream.write([{"i": 1, "t": "é"}])
+        (tmp,) = tmp_path.iterdir()  # rows are in the temp file already, not in memory
+        assert tmp.name.startswith(".rows.jsonl.") and tmp.read_text() == '{"i": 1, "t": "é"}\n'
+        assert not target.exists()  # readers see no half file
+        stream.write({"i": k} for k in (2, 3))
+    assert list(tmp_path.iterdir()) == [target] and stream.rows == 3
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    same = write_jsonl(tmp_path / "same.jsonl", [{"i": 1, "t": "é"}, {"i": 2}, {"i": 3}])
+    assert target.read_bytes() == same.read_bytes()
+
+
+def test_a_stream_left_by_an_error_leaves_no_file(tmp_path):
+    target = write_atomic(tmp_path / "rows.jsonl", "old\n")
+    with pytest.raises(RuntimeError, match="attack failed"), JsonlStream(target) as stream:
+        stream.write([{"i": 1}])
+        raise RuntimeError("attack failed")
+    assert list(tmp_path.iterdir()) == [target] and target.read_text() == "old\n"
 
 
 def test_results_json_is_readable_by_others(toy_suite, tmp_path, umask_022):

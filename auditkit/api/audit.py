@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -68,15 +68,21 @@ class AuditContext:
         block: int = 32,
         desc: str = "",
         on_block: OnBlock | None = None,
-    ) -> list[R]:
+        keep: Callable[[R], Any] | None = None,
+    ) -> list[Any]:
         """`fn` over `items` in blocks, sharded across ranks under torchrun; results in order.
 
         `fn` gets a list of items and returns one result per item. It must depend on that list
         alone (seed any randomness from an item's identity, not its position), because a block
         is computed whole on whichever rank it lands: then a sharded run equals a single-process
         run bit for bit. `cost` (e.g. text length) groups similar items into blocks of `block`
-        items and balances the blocks over the ranks. `on_block(items, results)` sees each
-        block's results as they arrive, to stream them to disk. Every rank gets every result.
+        items and balances the blocks over the ranks. Every rank gets every result.
+
+        For work too big to hold (10,000 attacks), `on_block(items, results)` sees each block's
+        full results as they arrive, in block order, to stream them to disk (`JsonlStream`);
+        `keep(result)` is then what map holds and returns for each item (a few numbers, say).
+        Under torchrun the ranks exchange results in rounds, so no rank holds more than a
+        round's full results either.
         """
         items = list(items)
         if not items:
@@ -84,7 +90,13 @@ class AuditContext:
         costs = [float(cost(x)) for x in items] if cost is not None else [1.0] * len(items)
         blocks = make_blocks(costs, block)
         per_block = self.shards.run(
-            items, fn, blocks, desc=desc or "map", progress=self.progress, on_block=on_block
+            items,
+            fn,
+            blocks,
+            desc=desc or "map",
+            progress=self.progress,
+            on_block=on_block,
+            keep=keep,
         )
         return scatter(blocks, per_block, len(items))
 

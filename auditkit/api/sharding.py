@@ -60,6 +60,7 @@ def assign(blocks: Sequence[Block], processes: int) -> list[list[int]]:
 
 BlockFn = Callable[[list[Any]], Sequence[Any]]
 OnBlock = Callable[[list[Any], list[Any]], None]
+Keep = Callable[[Any], Any]
 
 
 class Shards(Protocol):
@@ -77,6 +78,7 @@ class Shards(Protocol):
         desc: str,
         progress: Progress,
         on_block: OnBlock | None,
+        keep: Keep | None,
     ) -> list[list[Any]]: ...
 
 
@@ -95,17 +97,50 @@ class LocalShards:
         desc: str,
         progress: Progress,
         on_block: OnBlock | None,
+        keep: Keep | None,
     ) -> list[list[Any]]:
         out = []
         with progress.bar(len(items), desc=desc) as bar:
             for block in blocks:
                 chosen = [items[i] for i in block.members]
                 results = checked(fn(chosen), len(chosen), desc)
-                if on_block is not None:
-                    on_block(chosen, results)
-                out.append(results)
+                out.append(emit(chosen, results, on_block, keep))
                 bar.update(len(chosen))
         return out
+
+
+def emit(chosen: list[Any], results: list[Any], on_block: OnBlock | None, keep: Keep | None):
+    """A finished block: shown to `on_block`, then cut down to what `keep` keeps."""
+    if on_block is not None:
+        on_block(chosen, results)
+    return results if keep is None else [keep(r) for r in results]
+
+
+class InOrder:
+    """Blocks that arrive in any order, emitted in block order as soon as the ones before
+    them are in: `on_block` then sees the same sequence in one process and on every rank, and
+    only the blocks that came early wait in memory."""
+
+    def __init__(
+        self, items: list[Any], blocks: list[Block], on_block: OnBlock | None, keep: Keep | None
+    ) -> None:
+        self.items, self.blocks, self.on_block, self.keep = items, blocks, on_block, keep
+        self.out: list[list[Any] | None] = [None] * len(blocks)
+        self.waiting: dict[int, list[Any]] = {}
+        self.next = 0
+
+    def add(self, index: int, results: list[Any]) -> None:
+        self.waiting[index] = results
+        while self.next in self.waiting:
+            chosen = [self.items[i] for i in self.blocks[self.next].members]
+            results = self.waiting.pop(self.next)
+            self.out[self.next] = emit(chosen, results, self.on_block, self.keep)
+            self.next += 1
+
+    def done(self) -> list[list[Any]]:
+        if self.next != len(self.blocks):  # pragma: no cover - a bug in the plan, not the input
+            raise RuntimeError(f"{len(self.blocks) - self.next} block(s) never arrived")
+        return self.out  # type: ignore[return-value]
 
 
 def checked(results: Sequence[Any], n: int, desc: str) -> list[Any]:

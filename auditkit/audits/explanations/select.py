@@ -80,6 +80,8 @@ def read_adversarial_pairs(path: Path, n: int, seed: int) -> list[dict]:
                 )
             if row["outcome"] == "succeeded" and row.get("phase", "before") == "before":
                 pairs.append(row)
+    # the artifact's row order is the attacks' block order: pick by identity, not by position
+    pairs.sort(key=lambda row: (str(row.get("recipe", "")), int(row["idx"])))
     rng = np.random.default_rng(seed)
     picks = sorted(rng.permutation(len(pairs))[:n].tolist())
     return [pairs[i] for i in picks]

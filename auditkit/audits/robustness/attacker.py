@@ -26,7 +26,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -134,6 +134,17 @@ class AttackOutcome:
     @property
     def perturbed_word_share(self) -> float:
         return len(self.changed_words) / self.words if self.words else 0.0
+
+    def slim(self, *, keep_perturbed: bool = False) -> AttackOutcome:
+        """What the metrics need once the artifact row is on disk: no texts or probabilities
+        (the perturbed text kept where asked, for the adversarial examples to train on)."""
+        return replace(
+            self,
+            original="",
+            perturbed=self.perturbed if keep_perturbed else "",
+            proba_before=[],
+            proba_after=[],
+        )
 
 
 def example_seed(seed: int, index: int) -> int:

@@ -18,9 +18,10 @@ from auditkit.api.results import AuditResult, Metric, Table
 from auditkit.audits.robustness.config import RobustnessConfig
 from auditkit.audits.robustness.outputs import OUTPUTS
 from auditkit.errors import AuditkitError
-from auditkit.files import write_jsonl
+from auditkit.files import JsonlStream, write_jsonl
 
 log = logging.getLogger(__name__)
+ATTACKS_FILE = "robustness_attacks.jsonl"
 
 
 def stratified_sample(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -78,33 +79,35 @@ class RobustnessAudit(Audit):
         rows_of = np.random.default_rng(ctx.seed).permutation(rows_of)
         texts = [test["text"][int(i)] for i in rows_of]
         gold = labels[rows_of]
-        artifact: list[dict] = []
 
-        before = {}
-        for recipe in cfg.recipes:
-            k = _size(cfg, recipe)
-            run = self._attack(
-                ctx, ctx.model, recipe, texts[:k], gold[:k], cfg, phase="test", ids=rows_of[:k]
-            )
-            before[recipe] = run
-            self._record(result, run, cfg, ctx, prefix="")
-            artifact += _rows(run, ctx, "before", rows_of[:k])
-        if cfg.invariance.enabled:
-            self._invariance(ctx, cfg, result)
-        behaviour = cfg.behaviour
-        if behaviour.enabled and (behaviour.mft or behaviour.dir or behaviour.file):
-            self._behaviour(ctx, cfg, result)
-        if cfg.adversarial_training.enabled:
-            artifact += self._adversarial_training(ctx, cfg, result, before, texts, gold, rows_of)
-        result.artifacts["attacks"] = _write_jsonl(ctx, "robustness_attacks.jsonl", artifact)
+        # attack rows go to disk block by block: 10,000 attacks are not held in memory
+        with JsonlStream(ctx.artifact_path(ATTACKS_FILE)) as attacks:
+            for recipe in cfg.recipes:
+                k = _size(cfg, recipe)
+                run = self._attack(
+                    ctx, ctx.model, recipe, texts[:k], gold[:k], cfg, phase="test",
+                    ids=rows_of[:k], sink=(attacks, "before"),
+                )  # fmt: skip
+                self._record(result, run, cfg, ctx, prefix="")
+            if cfg.invariance.enabled:
+                self._invariance(ctx, cfg, result)
+            behaviour = cfg.behaviour
+            if behaviour.enabled and (behaviour.mft or behaviour.dir or behaviour.file):
+                self._behaviour(ctx, cfg, result)
+            if cfg.adversarial_training.enabled:
+                self._adversarial_training(ctx, cfg, result, texts, gold, rows_of, attacks)
+        result.artifacts["attacks"] = ATTACKS_FILE
 
     # ------------------------------------------------------------------ attacks
-    def _attack(self, ctx, handle, recipe, texts, gold, cfg, *, phase, ids):
-        """`recipe` on (texts, gold) through ctx.map; `ids` (split rows) seed each attack."""
+    def _attack(self, ctx, handle, recipe, texts, gold, cfg, *, phase, ids, sink=None):
+        """`recipe` on (texts, gold) through ctx.map; `ids` (split rows) seed each attack.
+
+        `sink` (stream, phase name) takes each example's artifact row as its block finishes;
+        the run keeps only what the metrics need (and, for the training phase, the texts)."""
         from auditkit.audits.robustness.attacker import BatchedAttackRunner
         from auditkit.audits.robustness.provenance import resources_used
         from auditkit.audits.robustness.recipes import RECIPES
-        from auditkit.audits.robustness.summary import RecipeRun
+        from auditkit.audits.robustness.summary import RecipeRun, artifact_row
         from auditkit.audits.robustness.validity import similarity
 
         runner = BatchedAttackRunner(
@@ -132,6 +135,20 @@ class RobustnessAudit(Audit):
                 )
             return [(o, float(x)) for o, x in zip(outcomes, sim, strict=True)]
 
+        def write(block: list[tuple[int, str, int]], results: list[tuple]) -> None:
+            stream, name = sink
+            stream.write(
+                artifact_row(
+                    o, x, recipe=recipe, phase=name, row=row, label_names=ctx.data.label_names,
+                    threshold=cfg.similarity_threshold,
+                )
+                for (row, _, _), (o, x) in zip(block, results, strict=True)
+            )  # fmt: skip
+
+        def keep(done: tuple) -> tuple:
+            o, x = done
+            return o.slim(keep_perturbed=phase == "train" and o.status == "succeeded"), x
+
         start = time.perf_counter()
         items = [(int(r), str(t), int(y)) for r, t, y in zip(ids, texts, gold, strict=True)]
         done = ctx.map(
@@ -140,11 +157,13 @@ class RobustnessAudit(Audit):
             cost=lambda item: len(item[1]),
             block=cfg.concurrency,
             desc=f"{recipe} ({phase})",
+            on_block=write if sink is not None else None,
+            keep=keep,
         )
         seconds = time.perf_counter() - start
         outcomes = [o for o, _ in done]
         for i, o in enumerate(outcomes):
-            o.index = i  # the position in this call's list, which artifact rows go by
+            o.index = i  # the position in this call's list
         sim = np.array([x for _, x in done], dtype=float)
         attack = runner.attacks[0] if runner.attacks else None
         self._uses += resources_used(RECIPES[recipe], attack, self._setup)
@@ -318,7 +337,7 @@ class RobustnessAudit(Audit):
         return low, high
 
     # ------------------------------------------------------------------ adversarial training
-    def _adversarial_training(self, ctx, cfg, result, before, texts, gold, rows_of) -> list[dict]:
+    def _adversarial_training(self, ctx, cfg, result, texts, gold, rows_of, attacks) -> None:
         at = cfg.adversarial_training
         adv = self._adversarial_examples(ctx, cfg)
         log.info(
@@ -354,14 +373,13 @@ class RobustnessAudit(Audit):
             comparison.Change("all", "test_accuracy", acc_before, acc_after, True, low, high,
                               "paired")
         ]  # fmt: skip
-        rows = []
         for recipe in at.recipes or cfg.recipes:
             k = _size(cfg, recipe)
             run = self._attack(
-                ctx, hardened, recipe, texts[:k], gold[:k], cfg, phase="hardened", ids=rows_of[:k]
-            )
+                ctx, hardened, recipe, texts[:k], gold[:k], cfg, phase="hardened",
+                ids=rows_of[:k], sink=(attacks, "after"),
+            )  # fmt: skip
             after = self._record(result, run, cfg, ctx, prefix="adversarial_training.")
-            rows += _rows(run, ctx, "after", rows_of[:k])
             for key in ("clean_accuracy", "accuracy_under_attack", "attack_success_rate"):
                 b = result.metrics[f"{recipe}.{key}"]
                 a = after[f"{recipe}.{key}"]
@@ -379,7 +397,6 @@ class RobustnessAudit(Audit):
         result.tables["adversarial_training_changes"] = comparison.table(
             changes, "adversarial training against the plain model"
         )
-        return rows
 
     def _adversarial_examples(self, ctx, cfg) -> list[tuple[str, int]]:
         """(text, label) of successful attacks on seeded training rows, none a test sentence."""
@@ -408,12 +425,6 @@ class RobustnessAudit(Audit):
 
 def _size(cfg: RobustnessConfig, recipe: str) -> int:
     return min(cfg.sample_size, cfg.recipe_sample_sizes.get(recipe, cfg.sample_size))
-
-
-def _rows(run, ctx, phase, rows_of) -> list[dict]:
-    from auditkit.audits.robustness.summary import artifact_rows
-
-    return artifact_rows(run, ctx.data.label_names, phase, rows_of)
 
 
 def _table(result: AuditResult, name: str, columns: list[str]) -> Table:

@@ -219,7 +219,8 @@ OUTPUTS = Outputs(
             "robustness_attacks.jsonl",
             "one line per attacked example; phase is `before` or `after` adversarial training, "
             "outcome `succeeded`, `failed` or `skipped` (already misclassified), changed_words "
-            "a list of `[original_word, new_word]`",
+            "a list of `[original_word, new_word]`; written as the attacks finish, in blocks of "
+            "similar length (`idx` is the test row), the same bytes in one process or sharded",
             (
                 "recipe",
                 "phase",

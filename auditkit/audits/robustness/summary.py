@@ -170,34 +170,34 @@ def per_class_rows(run: RecipeRun, label_names: Sequence[str]) -> list[list]:
     return rows
 
 
-def artifact_rows(
-    run: RecipeRun, label_names: Sequence[str], phase: str, rows_of: Sequence[int]
-) -> list[dict]:
-    """One JSON object per attacked example; `idx` is its row in the test split."""
-    rows = []
-    for o, sim in zip(run.outcomes, run.similarity, strict=True):
-        rows.append(
-            {
-                "recipe": run.recipe,
-                "phase": phase,
-                "idx": int(rows_of[o.index]),
-                "original": o.original,
-                "perturbed": o.perturbed,
-                "label": o.label,
-                "label_name": label_names[o.label],
-                "pred_before": label_names[o.pred_before] if o.pred_before >= 0 else None,
-                "pred_after": label_names[o.pred_after] if o.pred_after >= 0 else None,
-                "proba_before": o.proba_before,
-                "proba_after": o.proba_after,
-                "outcome": o.status,
-                "queries": o.queries,
-                "changed_words": o.changed_words,
-                "perturbed_word_share": o.perturbed_word_share,
-                "similarity": None if np.isnan(sim) else float(sim),
-                "valid": bool(
-                    o.status == "succeeded" and not np.isnan(sim) and sim >= run.threshold
-                ),
-                "error": o.error,
-            }
-        )
-    return rows
+def artifact_row(
+    o: AttackOutcome,
+    sim: float,
+    *,
+    recipe: str,
+    phase: str,
+    row: int,
+    label_names: Sequence[str],
+    threshold: float,
+) -> dict:
+    """The JSON object of one attacked example; `idx` (`row`) is its row in the test split."""
+    return {
+        "recipe": recipe,
+        "phase": phase,
+        "idx": int(row),
+        "original": o.original,
+        "perturbed": o.perturbed,
+        "label": o.label,
+        "label_name": label_names[o.label],
+        "pred_before": label_names[o.pred_before] if o.pred_before >= 0 else None,
+        "pred_after": label_names[o.pred_after] if o.pred_after >= 0 else None,
+        "proba_before": o.proba_before,
+        "proba_after": o.proba_after,
+        "outcome": o.status,
+        "queries": o.queries,
+        "changed_words": o.changed_words,
+        "perturbed_word_share": o.perturbed_word_share,
+        "similarity": None if np.isnan(sim) else float(sim),
+        "valid": bool(o.status == "succeeded" and not np.isnan(sim) and sim >= threshold),
+        "error": o.error,
+    }
