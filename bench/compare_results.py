@@ -7,7 +7,8 @@ A refactor must not change behaviour: run the default suite before and after it,
 It prints each difference and exits 1 if there is any. Numbers that measure the machine rather
 than the model (latencies, throughput, energy, memory, wall times; see `VOLATILE`) are left out,
 and so are run ids, dates, hosts, paths and the cache state. Floats are compared to a relative
-1e-9, so only real changes count.
+1e-9, so only real changes count; `--exact` compares them bit for bit (a sharded run against one
+process, say).
 """
 
 from __future__ import annotations
@@ -32,17 +33,19 @@ VOLATILE_TABLES = {"stage_profile", "latency", "energy", "setup"}
 VOLATILE_ROW_FIELDS = {"location"}
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: Any, b: Any, exact: bool = False) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         if a is None or b is None:
             return a is b
         if math.isnan(a) and math.isnan(b):
             return True
+        if exact:
+            return a == b
         return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
     return a == b
 
 
-def _metrics(path: str, a: dict, b: dict, out: list[str]) -> None:
+def _metrics(path: str, a: dict, b: dict, out: list[str], exact: bool = False) -> None:
     for name in sorted(set(a) | set(b)):
         if VOLATILE.search(name.rsplit(".", 1)[-1]):
             continue
@@ -51,11 +54,11 @@ def _metrics(path: str, a: dict, b: dict, out: list[str]) -> None:
             continue
         for field in ("value", "ci_low", "ci_high", "higher_is_better", "unit"):
             x, y = a[name].get(field), b[name].get(field)
-            if not _same(x, y):
+            if not _same(x, y, exact):
                 out.append(f"{path}.{name}.{field}: {x!r} -> {y!r}")
 
 
-def _tables(path: str, a: dict, b: dict, out: list[str]) -> None:
+def _tables(path: str, a: dict, b: dict, out: list[str], exact: bool = False) -> None:
     for name in sorted(set(a) | set(b)):
         if name in VOLATILE_TABLES:
             continue
@@ -76,12 +79,12 @@ def _tables(path: str, a: dict, b: dict, out: list[str]) -> None:
         ]
         for r, (ra, rb) in enumerate(zip(ta["rows"], tb["rows"], strict=True)):
             for i in keep:
-                if not _same(ra[i], rb[i]):
+                if not _same(ra[i], rb[i], exact):
                     col = ta["columns"][i]
                     out.append(f"{path}.tables.{name}[{r}].{col}: {ra[i]!r} -> {rb[i]!r}")
 
 
-def compare(before: dict, after: dict) -> list[str]:
+def compare(before: dict, after: dict, *, exact: bool = False) -> list[str]:
     """The differences between two results.json documents that are not timings or ids."""
     out: list[str] = []
     for key in ("schema_version", "status", "suite_name", "suite_hash"):
@@ -102,11 +105,11 @@ def compare(before: dict, after: dict) -> list[str]:
         out.append(f"manifest.resources: {res(mb)} -> {res(ma)}")
     tb, ta = before.get("training") or {}, after.get("training") or {}
     for key in ("cache_key", "steps", "best_epoch", "best_value", "world_size", "config"):
-        if not _same(tb.get(key), ta.get(key)):
+        if not _same(tb.get(key), ta.get(key), exact):
             out.append(f"training.{key}: {tb.get(key)!r} -> {ta.get(key)!r}")
     for curve in ("loss_curve", "eval_curve"):
         if tb.get(curve) and ta.get(curve):
-            _tables("training", {curve: tb[curve]}, {curve: ta[curve]}, out)
+            _tables("training", {curve: tb[curve]}, {curve: ta[curve]}, out, exact)
     audits_b, audits_a = before["audits"], after["audits"]
     if list(audits_b) != list(audits_a):
         out.append(f"audits: {list(audits_b)} -> {list(audits_a)}")
@@ -115,8 +118,8 @@ def compare(before: dict, after: dict) -> list[str]:
         for key in ("status", "artifacts", "warnings", "error"):
             if a.get(key) != b.get(key):
                 out.append(f"audits.{name}.{key}: differs")
-        _metrics(f"audits.{name}", a["metrics"], b["metrics"], out)
-        _tables(f"audits.{name}", a["tables"], b["tables"], out)
+        _metrics(f"audits.{name}", a["metrics"], b["metrics"], out, exact)
+        _tables(f"audits.{name}", a["tables"], b["tables"], out, exact)
     return out
 
 
@@ -131,9 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", help="a run directory or its results.json")
     parser.add_argument("after", help="a run directory or its results.json")
+    parser.add_argument("--exact", action="store_true", help="floats equal bit for bit")
     args = parser.parse_args(argv)
     before, after = _load(args.before), _load(args.after)
-    diffs = compare(before, after)
+    diffs = compare(before, after, exact=args.exact)
     n = sum(len(a["metrics"]) for a in after["audits"].values())
     for line in diffs:
         print(line)

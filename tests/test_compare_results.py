@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,14 @@ def test_the_script_exits_1_on_a_difference(cmp, run, tmp_path, capsys):
     assert cmp.main([str(a), str(a)]) == 0
     assert cmp.main([str(a), str(b)]) == 1
     assert "audits.performance.status: differs" in capsys.readouterr().out
+
+
+def test_exact_sees_a_last_bit_difference_the_default_forgives(cmp, run):
+    after = copy.deepcopy(run)
+    metric = after["audits"]["performance"]["metrics"]["accuracy"]
+    metric["value"] = math.nextafter(metric["value"], 2.0)
+    assert cmp.compare(run, after) == []
+    before = run["audits"]["performance"]["metrics"]["accuracy"]["value"]
+    assert cmp.compare(run, after, exact=True) == [
+        f"audits.performance.accuracy.value: {before!r} -> {metric['value']!r}"
+    ]
