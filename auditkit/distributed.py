@@ -34,6 +34,7 @@ from auditkit.api.sharding import (
     OnBlock,
     assign,
     checked,
+    release_memory,
 )
 from auditkit.errors import AuditkitError
 from auditkit.progress import Progress
@@ -161,6 +162,7 @@ class Cluster:
             for b in chosen_blocks:
                 chosen = [items[i] for i in blocks[b].members]
                 done.append((b, checked(fn(chosen), len(chosen), desc)))
+                release_memory()
                 bar.update(len(chosen))
         except Exception as exc:
             log.error("distributed: rank %d: %s failed: %s", self.rank, desc, exc)

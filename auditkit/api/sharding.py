@@ -105,8 +105,32 @@ class LocalShards:
                 chosen = [items[i] for i in block.members]
                 results = checked(fn(chosen), len(chosen), desc)
                 out.append(emit(chosen, results, on_block, keep))
+                release_memory()
                 bar.update(len(chosen))
         return out
+
+
+_libc: Any = None
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system after a block (glibc's malloc_trim).
+
+    A block of attacks allocates and frees many small objects on many worker threads; glibc
+    keeps the freed pages in its arenas, so a long map's RSS grows by about 1 MB per attacked
+    example although nothing stays alive (measured here on DeepWordBug: flat at ~765 MB with
+    the trim, and growing without it). A no-op where the C library is not glibc.
+    """
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc(0)
 
 
 def emit(chosen: list[Any], results: list[Any], on_block: OnBlock | None, keep: Keep | None):

@@ -154,7 +154,9 @@ class RobustnessAudit(Audit):
         done = ctx.map(
             items,
             attack_block,
-            cost=lambda item: len(item[1]),
+            # words x tokens: an attack's queries grow with the words, each query with the
+            # tokens; it orders blocks as the length does and balances the ranks better
+            cost=lambda item: len(item[1]) ** 2,
             block=cfg.concurrency,
             desc=f"{recipe} ({phase})",
             on_block=write if sink is not None else None,
