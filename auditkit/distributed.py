@@ -67,13 +67,7 @@ class Cluster:
         import torch.distributed as dist
 
         self.timeout_s = float(timeout_s)
-        if not dist.is_initialized():  # no data-parallel fine-tune started it (cache hit, none)
-            cuda = getattr(device, "type", str(device)) == "cuda"
-            if cuda:
-                torch.cuda.set_device(device)
-            dist.init_process_group(
-                backend="nccl" if cuda else "gloo", timeout=timedelta(seconds=self.timeout_s)
-            )
+        ensure_group(device, self.timeout_s)  # up already after a data-parallel fine-tune
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
         self.group = dist.new_group(backend="gloo", timeout=timedelta(seconds=self.timeout_s))
@@ -266,18 +260,13 @@ class Cluster:
 
     def broadcast_module(self, module: Any) -> None:
         """Give every rank rank 0's weights (after a fine-tune each rank ran on its own)."""
-        import torch.distributed as dist
-
         if self.broken:
             return
         try:
-            for tensor in module.state_dict().values():
-                dist.broadcast(tensor, src=0)
-        except Exception as exc:
-            self.broken = f"broadcast of fine-tuned weights: {type(exc).__name__}: {exc}"
-            raise RankTimeout(
-                f"could not share rank 0's fine-tuned weights: {type(exc).__name__}: {exc}"
-            ) from None
+            broadcast_weights(module)
+        except RankTimeout as exc:
+            self.broken = f"broadcast of fine-tuned weights: {exc}"
+            raise
 
     def close(self) -> None:
         import torch.distributed as dist
@@ -288,6 +277,64 @@ class Cluster:
             dist.destroy_process_group()
         except Exception:  # pragma: no cover - the group is going away either way
             log.debug("process group not destroyed cleanly", exc_info=True)
+
+
+def ensure_group(device: Any, timeout_s: float) -> None:
+    """The launch's default process group: NCCL on a GPU, gloo on CPU (what the Trainer would
+    start; it uses a group that is already up)."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    cuda = getattr(device, "type", str(device)) == "cuda"
+    if cuda:
+        torch.cuda.set_device(device)
+    dist.init_process_group(
+        backend="nccl" if cuda else "gloo", timeout=timedelta(seconds=float(timeout_s))
+    )
+
+
+def broadcast_weights(module: Any) -> None:
+    """Overwrite every rank's weights of `module` with rank 0's, in place (the default group,
+    so the tensors stay on their device)."""
+    import torch.distributed as dist
+
+    try:
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+    except Exception as exc:
+        raise RankTimeout(
+            f"could not share rank 0's fine-tuned weights: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def rank_0_decides(mine: Any, device: Any, timeout_s: float, what: str) -> list[Any]:
+    """Every rank's `mine`, on every rank, so that all of them can follow rank 0's view.
+
+    Used before the data-parallel fine-tune: each rank looks at its own fine-tune cache, and on
+    nodes whose caches differ a rank that trains alone would wait for the others forever.
+    """
+    import torch.distributed as dist
+
+    ensure_group(device, timeout_s)
+    world = dist.get_world_size()
+    default_is_gloo = dist.get_backend() == "gloo"
+    group = None if default_is_gloo else dist.new_group(backend="gloo")  # objects on CPU
+    out: list[Any] = [None] * world
+    try:
+        dist.all_gather_object(out, mine, group=group)
+    except Exception as exc:
+        raise RankTimeout(
+            f"{what}: not every one of the {world} ranks answered within {timeout_s:g} s: "
+            f"{type(exc).__name__}: {exc}",
+            hint="a rank is stuck or died; raise distributed.timeout_s (or --timeout-s) if it "
+            "is just slow",
+        ) from None
+    finally:
+        if group is not None:
+            dist.destroy_process_group(group)
+    return out
 
 
 def join(timeout_s: float | None, device: Any) -> Cluster | None:

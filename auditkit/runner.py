@@ -381,6 +381,7 @@ def _fine_tune(suite: Suite, bundle, handle, results: RunResults, *, retrain: bo
         seed=suite.seed,
         retrain=retrain,
         progress=progress.enabled,
+        timeout_s=suite.distributed.timeout_s,
     )
     results.training = outcome.summary
     results.manifest.model.fine_tuned = True

@@ -100,8 +100,14 @@ def fine_tune(
     retrain: bool = False,
     cache_dir: Path | None = None,
     progress: bool = True,
+    timeout_s: float | None = None,
 ) -> TrainingOutcome:
-    """Fine-tune `handle`'s model on the bundle's train split, or load the cached result."""
+    """Fine-tune `handle`'s model on the bundle's train split, or load the cached result.
+
+    Under a launch every rank follows rank 0's cache: a hit there is loaded (or, on a rank
+    whose own cache lacks it, received from rank 0), a miss there trains on every rank.
+    `timeout_s` bounds the wait for the other ranks' answer.
+    """
     processes = world_size()
     key = cache_key(
         handle.fingerprint or "",
@@ -113,11 +119,13 @@ def fine_tune(
         processes=processes,
     )
     target = (cache_dir or cache_root()) / "models" / key
-    if (target / SUMMARY_FILE).is_file() and not retrain:
-        log.info("training: cache hit %s (use --retrain to train again)", target)
-        summary = TrainingSummary.model_validate_json((target / SUMMARY_FILE).read_text())
-        summary.cache_hit = True
-        return TrainingOutcome(_reload(handle, target, summary), summary, target)
+    hit = (target / SUMMARY_FILE).is_file() and not retrain
+    if processes > 1:
+        cached = _follow_rank_0(handle, target, hit, timeout_s)
+        if cached is not None:
+            return cached
+    elif hit:
+        return _load_cached(handle, target)
 
     if bundle.validation is None and spec.early_stopping_patience:
         raise AuditkitError(
@@ -138,6 +146,54 @@ def fine_tune(
         log.info("training: cached fine-tuned model at %s", target)
     handle.model = trained.to(handle.device).eval()
     return TrainingOutcome(handle, summary, target)
+
+
+def _load_cached(handle: ModelHandle, target: Path) -> TrainingOutcome:
+    log.info("training: cache hit %s (use --retrain to train again)", target)
+    summary = TrainingSummary.model_validate_json((target / SUMMARY_FILE).read_text())
+    summary.cache_hit = True
+    return TrainingOutcome(_reload(handle, target, summary), summary, target)
+
+
+def _follow_rank_0(
+    handle: ModelHandle, target: Path, hit: bool, timeout_s: float | None
+) -> TrainingOutcome | None:
+    """Rank 0's cached fine-tune on every rank, or None where every rank must train.
+
+    Each rank sees its own cache, and on nodes that do not share one the views differ; a rank
+    that trained while the others loaded would wait for them forever. So rank 0 decides.
+    """
+    from auditkit.distributed import DEFAULT_TIMEOUT_S, broadcast_weights, rank_0_decides
+
+    summary = (target / SUMMARY_FILE).read_text() if hit else None
+    views = rank_0_decides(
+        (hit, summary), handle.device, timeout_s or DEFAULT_TIMEOUT_S, "fine-tune cache"
+    )
+    rank = int(os.environ.get("RANK", "0"))
+    if not views[0][0]:
+        if hit:
+            log.info(
+                "training: rank 0 has no cached fine-tune, so every rank trains; this rank's "
+                "copy at %s is not used", target,
+            )  # fmt: skip
+        return None
+    if all(h for h, _ in views):
+        return _load_cached(handle, target)
+    if hit:  # rank 0's weights replace these below: the ranks must audit one model
+        outcome = _load_cached(handle, target)
+    else:
+        missing = [r for r, (h, _) in enumerate(views) if not h]
+        log.warning(
+            "training: rank %d has no cached fine-tune at %s; it takes rank 0's weights "
+            "(ranks without it: %s; put AUDITKIT_CACHE_DIR on a file system every node "
+            "shares to load it locally)", rank, target, missing,
+        )  # fmt: skip
+        summary = TrainingSummary.model_validate_json(views[0][1])
+        summary.cache_hit = True
+        outcome = TrainingOutcome(handle, summary, target)
+    broadcast_weights(outcome.handle.model)
+    outcome.handle.model.eval()
+    return outcome
 
 
 def _ensure(path: Path) -> Path:

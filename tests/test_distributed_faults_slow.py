@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from auditkit.api.results import load_results
 from tests.conftest import write_toy_suite
+from tests.fixtures.plugins import install_plugin
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -102,19 +102,9 @@ AUDITS = """  performance:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("faulty")
-    pkg = root / "src"
-    (pkg / "auditkit_faulty_demo").mkdir(parents=True)
-    (pkg / "auditkit_faulty_demo" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    (pkg / "pyproject.toml").write_text(PYPROJECT)
-    target = root / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(target), str(pkg)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return target
+    return install_plugin(
+        tmp_path_factory.mktemp("faulty"), "auditkit_faulty_demo", PLUGIN, PYPROJECT
+    )
 
 
 def test_a_raising_and_a_hanging_rank_fail_their_audits_and_the_others_keep_theirs(

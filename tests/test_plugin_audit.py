@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ import pytest
 
 from auditkit.api.results import load_results
 from auditkit.dashboard.runs import format_metric
+from tests.fixtures.plugins import install_plugin
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "margin"  # the plugin's audit
@@ -135,20 +135,9 @@ def _auditkit(site: Path, *args: str, cwd: Path | None = None) -> subprocess.Com
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The plugin package, built and installed by pip into a folder of its own."""
-    root = tmp_path_factory.mktemp("plugin")
-    pkg = root / "src"
-    (pkg / "auditkit_margin_demo").mkdir(parents=True)
-    (pkg / "auditkit_margin_demo" / "__init__.py").write_text(textwrap.dedent(PLUGIN))
-    (pkg / "pyproject.toml").write_text(PYPROJECT)
-    target = root / "site"
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(target), str(pkg)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert list(target.glob("auditkit_margin_demo-*.dist-info/entry_points.txt"))
-    return target
+    return install_plugin(
+        tmp_path_factory.mktemp("plugin"), "auditkit_margin_demo", PLUGIN, PYPROJECT
+    )
 
 
 def test_no_file_in_auditkit_or_app_names_the_plugin():

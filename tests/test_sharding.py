@@ -9,9 +9,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -20,8 +17,8 @@ import pytest
 
 from auditkit.api.sharding import InOrder, LocalShards, assign, checked, make_blocks, scatter
 from auditkit.progress import Progress
+from tests.fixtures.ranks import rank_env, run_ranks
 
-REPO = Path(__file__).resolve().parents[1]
 TEXTS = [("word " * (1 + (i * 7) % 23)).strip() + f" #{i}" for i in range(61)]
 
 
@@ -92,18 +89,9 @@ def test_a_function_that_returns_the_wrong_number_of_results_is_named():
 
 
 # --------------------------------------------------------------------- two real gloo ranks
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rank(rank: int, port: int, scenario: str, timeout_s: float, out: str) -> None:
     """One rank: join a two-process gloo group through auditkit's Cluster, run the scenario."""
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-        WORLD_SIZE="2", OMP_NUM_THREADS="1",
-    )  # fmt: skip
+    os.environ.update(rank_env(rank, port))
     from auditkit import distributed
 
     distributed.ROUND_ITEMS = 8  # many rounds for 61 items in blocks of 4
@@ -143,40 +131,13 @@ def _rank(rank: int, port: int, scenario: str, timeout_s: float, out: str) -> No
 
 
 def _two_ranks(tmp_path: Path, scenario: str, timeout_s: float = 60.0) -> list[dict]:
-    """Two fresh interpreters (not multiprocessing's spawn, which would rerun whatever module
-    another test left as __main__), each one rank."""
-    port = _free_port()
-    outs = [str(tmp_path / f"rank{r}.json") for r in range(2)]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from tests.test_sharding import _rank; "
-                f"_rank({r}, {port}, {scenario!r}, {timeout_s}, {outs[r]!r})",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for r in range(2)
-    ]
-    logs = []
-    for p in procs:
-        try:
-            logs.append(p.communicate(timeout=120)[0])
-        except subprocess.TimeoutExpired:  # pragma: no cover - a hang here is the bug under test
-            p.kill()
-            logs.append(p.communicate()[0])
-    for out, log in zip(outs, logs, strict=True):
-        assert Path(out).is_file(), log[-3000:]
-    return [json.loads(Path(o).read_text()) for o in outs]
+    return run_ranks(
+        tmp_path,
+        lambda r, port, out: (
+            "from tests.test_sharding import _rank; "
+            f"_rank({r}, {port}, {scenario!r}, {timeout_s}, {out!r})"
+        ),
+    )
 
 
 def test_two_ranks_share_the_blocks_and_give_one_process_results(tmp_path):
