@@ -14,10 +14,12 @@ The auditkit modes run the real `RobustnessAudit` (attacks, similarity of each a
 example, bootstrap CIs; invariance, behaviour and adversarial training off) on a test split
 made of the chosen sentences; the time quoted is the audit's own attack time (the `seconds`
 of its attacks table, which for the sharded run ends when rank 0 has every rank's results),
-and the whole command's wall time and the peak RSS (rank 0's) are printed beside it. Runs
-are interleaved (each repeat runs every mode once) and the median of --repeats is kept. The
-sharded run's attacks artifact must equal the one-process run's byte for byte, and the script
-says whether it does.
+and the whole command's wall time and the peak RSS (rank 0's) are printed beside it. A second
+table says where the time goes: each mode's forward passes (seconds, calls, padded tokens, core
+microseconds per token), and how far any schedule of TextAttack's own queries could beat it on
+this machine. Runs are interleaved (each repeat runs every mode once) and the median of
+--repeats is kept. The sharded run's attacks artifact must equal the one-process run's byte for
+byte, and the script says whether it does.
 
     python bench/distributed_audit.py --examples 100 --repeats 3
     python bench/distributed_audit.py --split test --modes auditkit-1x1,auditkit-2x1 --repeats 3
@@ -91,7 +93,16 @@ def worker_textattack(spec: dict) -> dict:
     seconds, status = textattack_run(
         RECIPES[spec["recipe"]], wrapper, spec["texts"], spec["labels"], spec["seed"]
     )
-    return {"seconds": seconds, "status": status, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": seconds, "status": status, "peak_rss_mb": peak_rss_mb(),
+            "ranks": [forward_counts(wrapper)]}  # fmt: skip
+
+
+def forward_counts(model) -> dict:
+    """How long the model's forward passes took and how many padded tokens they ran."""
+    keep = ("forward_seconds", "padded_tokens")
+    return {k: getattr(model, k) for k in keep} | {
+        "forward_calls": getattr(model, "forward_calls", getattr(model, "calls", 0))
+    }
 
 
 def peak_rss_mb() -> float:
@@ -143,11 +154,12 @@ def worker_auditkit(spec: dict) -> dict:
     if cluster is not None:
         cluster.start_audit("robustness")
         cluster.end_audit("robustness", None)  # a barrier: every rank is ready
+    handle.reset_counters()
     result = audit.run(ctx)
     if cluster is not None:
         cluster.close()
-        if cluster.rank != 0:
-            return {}
+        if cluster.rank != 0:  # rank 0 answers; the others leave their forward counts beside it
+            return {"rank": cluster.rank, **forward_counts(handle)}
     if result.status != "ok" or result.error:
         raise RuntimeError(f"the audit failed: {result.error}")
     table = result.tables["attacks"]
@@ -160,6 +172,7 @@ def worker_auditkit(spec: dict) -> dict:
         "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
         "success_rate": result.metrics[f"{spec['recipe']}.attack_success_rate"].value,
         "peak_rss_mb": peak_rss_mb(),
+        "ranks": [forward_counts(handle)],
     }
 
 
@@ -225,6 +238,8 @@ def main() -> None:
                 )
                 wall = launch(mode, spec_path, out)
                 got = json.loads(out.read_text())
+                for other in sorted(work.glob(f"{out.name}.rank*")):  # a sharded run's others
+                    got["ranks"].append(json.loads(other.read_text()))
                 got["wall"] = wall
                 runs[mode].append(got)
                 print(f"  repeat {repeat + 1}: {mode:<14} attacks {got['seconds']:7.1f} s, "
@@ -246,6 +261,39 @@ def main() -> None:
         print(f"{m:<16}{label:>8}{med[m]:>10.1f}{med[m] / n:>11.3f}{wall[m]:>11.1f}"
               f"{rate(runs[m][0]['status']):>9.1%}"
               f"{max(r['peak_rss_mb'] for r in runs[m]):>14.0f}")  # fmt: skip
+
+    # Where the time goes: the model's forward passes (token ids to probabilities) against the
+    # rest (the search, constraints, tokenizing). Core us per token counts every core a mode
+    # uses (its forward seconds x threads, summed over ranks), so equal figures mean equally
+    # efficient forward passes. The bound: TextAttack's own tokens run at the best cost per
+    # token measured here, on every core, with nothing else taking any time.
+    print(f"\n{'mode':<16}{'forward s':>10}{'of attacks':>11}{'calls':>7}{'tokens':>9}"
+          f"{'core us/token':>15}")  # fmt: skip
+    fwd: dict[str, float] = {}
+    tokens: dict[str, float] = {}
+    cost: dict[str, float] = {}
+    for m in modes:
+        ranks = [run["ranks"] for run in runs[m]]
+        fwd[m] = statistics.median(
+            statistics.fmean(r["forward_seconds"] for r in rs) for rs in ranks
+        )
+        tokens[m] = statistics.median(sum(r["padded_tokens"] for r in rs) for rs in ranks)
+        calls = statistics.median(sum(r["forward_calls"] for r in rs) for rs in ranks)
+        cost[m] = statistics.median(
+            sum(r["forward_seconds"] for r in rs) * THREADS[m] / sum(r["padded_tokens"] for r in rs)
+            for rs in ranks
+        )
+        print(f"{m:<16}{fwd[m]:>10.1f}{fwd[m] / med[m]:>11.0%}{calls:>7.0f}{tokens[m]:>9.0f}"
+              f"{cost[m] * 1e6:>15.0f}")  # fmt: skip
+    if "textattack" in fwd:
+        best = min(cost, key=cost.get)
+        floor = tokens["textattack"] * cost[best] / (os.cpu_count() or 1)
+        share = fwd["textattack"] / med["textattack"]
+        print(f"TextAttack spends {share:.0%} of its attack time in forward passes. Its "
+              f"{tokens['textattack']:.0f} tokens at the best cost per token "
+              f"here ({best}'s), on all {os.cpu_count()} cores with nothing else running, take "
+              f"{floor:.1f} s: no schedule of these queries beats it by more than "
+              f"{med['textattack'] / floor:.2f}x on this machine")  # fmt: skip
 
     def ratio(a: str, b: str, what: str) -> None:
         if a in med and b in med:
@@ -276,7 +324,7 @@ if __name__ == "__main__":
         mode, spec_file, out_file = sys.argv[2:5]
         data = json.loads(Path(spec_file).read_text())
         got = worker_textattack(data) if mode == "textattack" else worker_auditkit(data)
-        if got:  # rank 0 (or the only process) answers
-            Path(out_file).write_text(json.dumps(got))
+        rank = got.pop("rank", 0)
+        Path(out_file + (f".rank{rank}" if rank else "")).write_text(json.dumps(got))
     else:
         main()

@@ -70,6 +70,7 @@ class DynamicPaddingWrapper:
 
         assert ModelWrapper  # only to show which interface this implements
         self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
+        self.calls, self.padded_tokens, self.forward_seconds = 0, 0, 0.0  # as ModelHandle's
 
     def __call__(self, texts):
         import torch
@@ -78,8 +79,13 @@ class DynamicPaddingWrapper:
             list(texts), padding=True, truncation=True, max_length=self.max_length,
             return_tensors="pt",
         )  # fmt: skip
+        start = time.perf_counter()  # from token ids to probabilities, as ModelHandle times it
         with torch.no_grad():
-            return torch.softmax(self.model(**enc).logits, dim=-1).numpy()
+            probs = torch.softmax(self.model(**enc).logits, dim=-1).numpy()
+        self.calls += 1
+        self.padded_tokens += enc["input_ids"].numel()
+        self.forward_seconds += time.perf_counter() - start
+        return probs
 
 
 def textattack_run(recipe, wrapper, texts, labels, seed: int) -> tuple[float, list[str]]:

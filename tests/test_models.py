@@ -73,10 +73,24 @@ def test_predict_proba_is_independent_of_batch_size_and_keeps_order(handle):
     assert len({tuple(np.round(r, 4)) for r in reference}) > 1  # not a constant output
 
 
-def test_counts_forward_calls_and_examples(handle):
+def test_counts_forward_calls_examples_padded_tokens_and_seconds(handle, monkeypatch):
+    shapes = []
+    original = handle.model.forward
+
+    def spy(input_ids=None, attention_mask=None, **kw):
+        shapes.append(tuple(input_ids.shape))
+        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
+
+    monkeypatch.setattr(handle.model, "forward", spy)
+    texts = [t for t, _ in toy_rows(10)]
     handle.reset_counters()
-    handle.predict_proba([t for t, _ in toy_rows(10)], batch_size=4)
-    assert handle.forward_calls == 3 and handle.examples_seen == 10
+    handle.predict_proba(texts, batch_size=4)
+    assert handle.forward_calls == len(shapes) == 3 and handle.examples_seen == 10
+    assert handle.padded_tokens == sum(rows * cols for rows, cols in shapes)
+    assert handle.padded_tokens >= sum(len(ids) for ids in handle.encode(texts))
+    assert handle.forward_seconds > 0
+    handle.reset_counters()
+    assert (handle.forward_calls, handle.padded_tokens, handle.forward_seconds) == (0, 0, 0.0)
 
 
 def test_batches_are_padded_only_to_their_longest_text(handle, monkeypatch):

@@ -7,6 +7,7 @@ under `torch.inference_mode`, and counts calls.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +83,7 @@ class ModelHandle:
         self.batch_size = batch_size
         self.source = source
         self.fingerprint = fingerprint
-        self.forward_calls = 0
-        self.examples_seen = 0
+        self.reset_counters()
         from auditkit.models.pooling import POOLING_ATTR
 
         # apply_mean_pooling records the choice in the config; a plain classifier reads [CLS].
@@ -94,8 +94,15 @@ class ModelHandle:
         return len(self.label_names)
 
     def reset_counters(self) -> None:
+        """Zero the counts of forward calls, texts, padded tokens and forward seconds.
+
+        The tokens and seconds say how much of an audit's time the model itself takes, which
+        bounds what any batching or sharding of the same queries can save.
+        """
         self.forward_calls = 0
         self.examples_seen = 0
+        self.padded_tokens = 0
+        self.forward_seconds = 0.0
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids per text, truncated to max_length, no padding."""
@@ -169,6 +176,7 @@ class ModelHandle:
     def _forward(self, batch_ids: list[list[int]]) -> np.ndarray:
         import torch
 
+        start = time.perf_counter()
         longest = max(len(x) for x in batch_ids)
         pad = self.tokenizer.pad_token_id or 0
         input_ids = torch.full((len(batch_ids), longest), pad, dtype=torch.long)
@@ -183,6 +191,8 @@ class ModelHandle:
             probs = probabilities(logits, self.model).cpu().numpy()
         self.forward_calls += 1
         self.examples_seen += len(batch_ids)
+        self.padded_tokens += len(batch_ids) * longest
+        self.forward_seconds += time.perf_counter() - start
         return probs
 
     def describe(self) -> dict[str, Any]:
