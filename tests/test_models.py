@@ -26,6 +26,20 @@ def handle(tiny_bert):
     )
 
 
+@pytest.fixture
+def forward_shapes(handle, monkeypatch):
+    """The (rows, columns) of every batch the handle runs through the real model."""
+    shapes = []
+    original = handle.model.forward
+
+    def spy(input_ids=None, attention_mask=None, **kw):
+        shapes.append(tuple(input_ids.shape))
+        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
+
+    monkeypatch.setattr(handle.model, "forward", spy)
+    return shapes
+
+
 def test_local_directory_comes_first(tiny_bert, caplog):
     with caplog.at_level(logging.INFO, logger="auditkit"):
         source = resolve_model(str(tiny_bert))
@@ -73,15 +87,8 @@ def test_predict_proba_is_independent_of_batch_size_and_keeps_order(handle):
     assert len({tuple(np.round(r, 4)) for r in reference}) > 1  # not a constant output
 
 
-def test_counts_forward_calls_examples_padded_tokens_and_seconds(handle, monkeypatch):
-    shapes = []
-    original = handle.model.forward
-
-    def spy(input_ids=None, attention_mask=None, **kw):
-        shapes.append(tuple(input_ids.shape))
-        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
-
-    monkeypatch.setattr(handle.model, "forward", spy)
+def test_counts_forward_calls_examples_padded_tokens_and_seconds(handle, forward_shapes):
+    shapes = forward_shapes
     texts = [t for t, _ in toy_rows(10)]
     handle.reset_counters()
     handle.predict_proba(texts, batch_size=4)
@@ -93,18 +100,11 @@ def test_counts_forward_calls_examples_padded_tokens_and_seconds(handle, monkeyp
     assert (handle.forward_calls, handle.padded_tokens, handle.forward_seconds) == (0, 0, 0.0)
 
 
-def test_batches_are_padded_only_to_their_longest_text(handle, monkeypatch):
-    seen = []
-    original = handle.model.forward
-
-    def spy(input_ids=None, attention_mask=None, **kw):
-        seen.append(input_ids.shape[1])
-        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
-
-    monkeypatch.setattr(handle.model, "forward", spy)
+def test_batches_are_padded_only_to_their_longest_text(handle, forward_shapes):
     texts = ["rose"] * 4 + [" ".join(["the company said its sales rose"] * 3)] * 4
     handle.predict_proba(texts, batch_size=4)
-    assert sorted(seen) == [3, 20]  # [CLS] rose [SEP] vs the long text; never padded to 64
+    # [CLS] rose [SEP] against the long text; never padded to 64
+    assert sorted(cols for _, cols in forward_shapes) == [3, 20]
 
 
 def test_empty_input(handle):
@@ -176,15 +176,8 @@ def test_out_of_memory_halves_the_batch_and_loses_nothing(handle, monkeypatch, c
     assert max(sizes) == 8 and sizes[-1] <= 3 and "retrying with batch size 2" in caplog.text
 
 
-def test_split_by_length_false_keeps_full_batches(handle, monkeypatch):
-    seen = []
-    original = handle.model.forward
-
-    def spy(input_ids=None, attention_mask=None, **kw):
-        seen.append(tuple(input_ids.shape))
-        return original(input_ids=input_ids, attention_mask=attention_mask, **kw)
-
-    monkeypatch.setattr(handle.model, "forward", spy)
+def test_split_by_length_false_keeps_full_batches(handle, forward_shapes):
+    seen = forward_shapes
     texts = ["rose"] * 4 + [" ".join(["the company said its sales rose"] * 3)] * 4
     handle.predict_proba(texts, batch_size=8)
     assert sorted(seen) == [(4, 3), (4, 20)]  # split where the length jumps
