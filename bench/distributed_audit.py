@@ -98,11 +98,8 @@ def worker_textattack(spec: dict) -> dict:
 
 
 def forward_counts(model) -> dict:
-    """How long the model's forward passes took and how many padded tokens they ran."""
-    keep = ("forward_seconds", "padded_tokens")
-    return {k: getattr(model, k) for k in keep} | {
-        "forward_calls": getattr(model, "forward_calls", getattr(model, "calls", 0))
-    }
+    """How many forward calls the model ran, their padded tokens, and how long they took."""
+    return {k: getattr(model, k) for k in ("forward_calls", "padded_tokens", "forward_seconds")}
 
 
 def peak_rss_mb() -> float:

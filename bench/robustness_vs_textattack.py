@@ -70,7 +70,7 @@ class DynamicPaddingWrapper:
 
         assert ModelWrapper  # only to show which interface this implements
         self.model, self.tokenizer, self.max_length = model, tokenizer, max_length
-        self.calls, self.padded_tokens, self.forward_seconds = 0, 0, 0.0  # as ModelHandle's
+        self.forward_calls, self.padded_tokens, self.forward_seconds = 0, 0, 0.0  # as ModelHandle
 
     def __call__(self, texts):
         import torch
@@ -82,7 +82,7 @@ class DynamicPaddingWrapper:
         start = time.perf_counter()  # from token ids to probabilities, as ModelHandle times it
         with torch.no_grad():
             probs = torch.softmax(self.model(**enc).logits, dim=-1).numpy()
-        self.calls += 1
+        self.forward_calls += 1
         self.padded_tokens += enc["input_ids"].numel()
         self.forward_seconds += time.perf_counter() - start
         return probs
